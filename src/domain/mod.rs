@@ -1,0 +1,1 @@
+//! Pure domain types. Depends on nothing else in the crate.
