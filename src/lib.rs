@@ -1,7 +1,9 @@
 //! sluice: a terminal console and deploy engine for safe rollouts of docker compose services
 //! behind NGINX. See DESIGN.md in the project notes and README.md.
 
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod target;
+pub mod tui;

@@ -135,9 +135,16 @@ pub enum StrategyKind {
         finally: Finally,
     },
     /// The operator sets the canary weight; starts at `initial` percent.
-    CanaryManual { initial: u8 },
-    BlueGreen { verify: Duration },
-    Rolling { batch: u32, bake: Duration },
+    CanaryManual {
+        initial: u8,
+    },
+    BlueGreen {
+        verify: Duration,
+    },
+    Rolling {
+        batch: u32,
+        bake: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +188,9 @@ pub struct HostPaths {
 }
 
 fn expand(template: &str, service: &str, host: &str) -> String {
-    template.replace("{host}", host).replace("{service}", service)
+    template
+        .replace("{host}", host)
+        .replace("{service}", service)
 }
 
 impl Track {

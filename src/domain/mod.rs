@@ -1,7 +1,9 @@
 //! Pure domain types. Depends on nothing else in the crate.
 
+pub mod release;
 pub mod split;
 pub mod state;
 
+pub use release::Version;
 pub use split::{Split, TrackWeights};
 pub use state::{DeploymentState, InvalidTransition, Transition};

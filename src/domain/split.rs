@@ -80,13 +80,31 @@ mod tests {
 
     #[test]
     fn zero_canary_is_down_unless_trickled() {
-        assert_eq!(Split::STABLE.weights(0), TrackWeights { stable: 100, canary: 0 });
-        assert_eq!(Split::STABLE.weights(1), TrackWeights { stable: 100, canary: 1 });
+        assert_eq!(
+            Split::STABLE.weights(0),
+            TrackWeights {
+                stable: 100,
+                canary: 0
+            }
+        );
+        assert_eq!(
+            Split::STABLE.weights(1),
+            TrackWeights {
+                stable: 100,
+                canary: 1
+            }
+        );
     }
 
     #[test]
     fn full_canary_takes_stable_down() {
-        assert_eq!(Split::CANARY.weights(1), TrackWeights { stable: 0, canary: 100 });
+        assert_eq!(
+            Split::CANARY.weights(1),
+            TrackWeights {
+                stable: 0,
+                canary: 100
+            }
+        );
     }
 
     #[test]

@@ -195,7 +195,13 @@ mod tests {
                     .map(|(_, _, to)| *to);
                 match (from.apply(t), expected) {
                     (Ok(got), Some(want)) => assert_eq!(got, want, "{from} + {t:?}"),
-                    (Err(e), None) => assert_eq!(e, InvalidTransition { from, transition: t }),
+                    (Err(e), None) => assert_eq!(
+                        e,
+                        InvalidTransition {
+                            from,
+                            transition: t
+                        }
+                    ),
                     (got, want) => panic!("{from} + {t:?}: got {got:?}, table says {want:?}"),
                 }
             }
@@ -207,7 +213,11 @@ mod tests {
         for from in S::ALL.into_iter().filter(|s| s.is_terminal()) {
             for t in T::ALL {
                 let ok = from.apply(t).is_ok();
-                assert_eq!(ok, from == S::RolledBack && t == T::RolledBack, "{from} + {t:?}");
+                assert_eq!(
+                    ok,
+                    from == S::RolledBack && t == T::RolledBack,
+                    "{from} + {t:?}"
+                );
             }
         }
     }

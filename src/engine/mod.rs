@@ -1,1 +1,448 @@
-//! The in-process deploy engine.
+//! The in-process deploy engine: an actor that owns every deployment, takes [`Command`]s,
+//! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless CLI both drive it
+//! through an [`EngineHandle`]; neither touches hosts directly.
+
+pub mod event;
+pub mod ops;
+pub mod rollout;
+pub mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use event::{Emitter, Event, EventKind};
+pub use ops::{Ctx, HostView, OpError};
+pub use rollout::Control;
+pub use snapshot::Snapshot;
+
+use crate::config::Config;
+use crate::domain::{DeploymentState, Split, Version};
+use crate::target::Remote;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Deploy {
+        service: String,
+        version: Version,
+        strategy: Option<String>,
+        operator: String,
+    },
+    /// Set the canary's share of traffic (a manual canary, or an override during a bake).
+    SetWeight {
+        service: String,
+        canary_percent: u8,
+    },
+    Pause {
+        service: String,
+    },
+    Resume {
+        service: String,
+    },
+    Promote {
+        service: String,
+    },
+    /// Stable 100 % now, canary stopped. Works with or without a deployment in flight.
+    Rollback {
+        service: String,
+        reason: String,
+    },
+    /// Roll back every service in the configuration at once.
+    RollbackAll {
+        reason: String,
+    },
+    /// Read the hosts' state back (all services when `None`).
+    Refresh {
+        service: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A deployment was started with this id.
+    Started(u64),
+    Accepted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown service `{0}`; services in the configuration: {1}")]
+    UnknownService(String, String),
+    #[error("unknown strategy `{0}`; strategies in the configuration: {1}")]
+    UnknownStrategy(String, String),
+    #[error("service {service} already has deployment #{id} in flight ({state}); roll it back or wait for it to finish")]
+    Busy {
+        service: String,
+        id: u64,
+        state: DeploymentState,
+    },
+    #[error("service {0} has no deployment in flight; start one with `deploy`")]
+    NothingInFlight(String),
+    #[error("canary weight {0} is outside 0..=100")]
+    BadWeight(u8),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+struct Request {
+    command: Command,
+    reply: oneshot::Sender<Result<Reply, EngineError>>,
+}
+
+enum Internal {
+    Finished { service: String, id: u64 },
+}
+
+struct Active {
+    id: u64,
+    control: mpsc::Sender<Control>,
+    cancel: CancellationToken,
+    state: watch::Receiver<DeploymentState>,
+}
+
+/// How the console and the CLI talk to the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    requests: mpsc::Sender<Request>,
+    events: broadcast::Sender<Event>,
+    snapshot: watch::Receiver<Snapshot>,
+}
+
+impl EngineHandle {
+    pub async fn send(&self, command: Command) -> Result<Reply, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(Request { command, reply: tx })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    pub fn watch_snapshot(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
+    }
+}
+
+pub struct Engine {
+    ctx: Ctx,
+    events: broadcast::Sender<Event>,
+    active: HashMap<String, Active>,
+    next_id: u64,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+}
+
+impl Engine {
+    /// Start the engine on the current tokio runtime.
+    pub fn start(config: Arc<Config>, remote: Arc<dyn Remote>) -> EngineHandle {
+        let (events, _) = broadcast::channel(4096);
+        let (req_tx, req_rx) = mpsc::channel(64);
+        let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+
+        // The snapshot is a fold of the event stream.
+        let mut sub = events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match sub.recv().await {
+                    Ok(e) => snap_tx.send_modify(|s| s.apply(&e)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("snapshot fold lagged by {n} events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+
+        let engine = Engine {
+            ctx: Ctx { config, remote },
+            events: events.clone(),
+            active: HashMap::new(),
+            next_id: initial_id(),
+            internal_tx,
+        };
+        tokio::spawn(engine.run(req_rx, internal_rx));
+        EngineHandle {
+            requests: req_tx,
+            events,
+            snapshot: snap_rx,
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        loop {
+            tokio::select! {
+                r = requests.recv() => match r {
+                    Some(Request { command, reply }) => {
+                        let result = self.handle(command).await;
+                        let _ = reply.send(result);
+                    }
+                    None => break,
+                },
+                Some(Internal::Finished { service, id }) = internal.recv() => {
+                    if self.active.get(&service).is_some_and(|a| a.id == id) {
+                        self.active.remove(&service);
+                    }
+                }
+            }
+        }
+    }
+
+    fn emitter(&self, service: &str, id: Option<u64>) -> Emitter {
+        Emitter::new(self.events.clone(), service, id)
+    }
+
+    fn check_service(&self, service: &str) -> Result<(), EngineError> {
+        if self.ctx.config.services.contains_key(service) {
+            Ok(())
+        } else {
+            Err(EngineError::UnknownService(
+                service.to_string(),
+                names(self.ctx.config.services.keys()),
+            ))
+        }
+    }
+
+    async fn control(&self, service: &str, c: Control) -> Result<Reply, EngineError> {
+        self.check_service(service)?;
+        let a = self
+            .active
+            .get(service)
+            .ok_or_else(|| EngineError::NothingInFlight(service.to_string()))?;
+        a.control
+            .send(c)
+            .await
+            .map_err(|_| EngineError::NothingInFlight(service.to_string()))?;
+        Ok(Reply::Accepted)
+    }
+
+    async fn handle(&mut self, command: Command) -> Result<Reply, EngineError> {
+        match command {
+            Command::Deploy {
+                service,
+                version,
+                strategy,
+                operator,
+            } => self.deploy(service, version, strategy, operator),
+            Command::SetWeight {
+                service,
+                canary_percent,
+            } => {
+                let Some(split) = Split::new(canary_percent) else {
+                    return Err(EngineError::BadWeight(canary_percent));
+                };
+                self.check_service(&service)?;
+                if self.active.contains_key(&service) {
+                    return self
+                        .control(&service, Control::SetWeight(canary_percent))
+                        .await;
+                }
+                let ctx = self.ctx.clone();
+                let em = self.emitter(&service, None);
+                tokio::spawn(async move {
+                    if let Some(svc) = ctx.service(&service) {
+                        if let Err(error) = ops::set_split_running(&ctx, svc, split, &em).await {
+                            em.emit(EventKind::Failed { error });
+                        }
+                    }
+                });
+                Ok(Reply::Accepted)
+            }
+            Command::Pause { service } => self.control(&service, Control::Pause).await,
+            Command::Resume { service } => self.control(&service, Control::Resume).await,
+            Command::Promote { service } => {
+                self.check_service(&service)?;
+                if self.active.contains_key(&service) {
+                    self.control(&service, Control::Promote).await
+                } else {
+                    self.promote_standalone(service);
+                    Ok(Reply::Accepted)
+                }
+            }
+            Command::Rollback { service, reason } => {
+                self.check_service(&service)?;
+                self.rollback(&service, reason).await;
+                Ok(Reply::Accepted)
+            }
+            Command::RollbackAll { reason } => {
+                let services: Vec<String> = self.ctx.config.services.keys().cloned().collect();
+                for s in services {
+                    self.rollback(&s, reason.clone()).await;
+                }
+                Ok(Reply::Accepted)
+            }
+            Command::Refresh { service } => {
+                let services: Vec<String> = match service {
+                    Some(s) => {
+                        self.check_service(&s)?;
+                        vec![s]
+                    }
+                    None => self.ctx.config.services.keys().cloned().collect(),
+                };
+                for s in services {
+                    let ctx = self.ctx.clone();
+                    let em = self.emitter(&s, None);
+                    tokio::spawn(async move {
+                        if let Some(svc) = ctx.service(&s) {
+                            let _ = ops::observe(&ctx, svc, &em).await;
+                        }
+                    });
+                }
+                Ok(Reply::Accepted)
+            }
+        }
+    }
+
+    fn deploy(
+        &mut self,
+        service: String,
+        version: Version,
+        strategy: Option<String>,
+        operator: String,
+    ) -> Result<Reply, EngineError> {
+        self.check_service(&service)?;
+        if let Some(a) = self.active.get(&service) {
+            let state = *a.state.borrow();
+            if !state.is_terminal() {
+                return Err(EngineError::Busy {
+                    service,
+                    id: a.id,
+                    state,
+                });
+            }
+        }
+        let svc = self.ctx.config.services[&service].clone();
+        let strategy_name = strategy.unwrap_or_else(|| svc.strategy.clone());
+        let strategy = self
+            .ctx
+            .config
+            .strategies
+            .get(&strategy_name)
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::UnknownStrategy(
+                    strategy_name.clone(),
+                    names(self.ctx.config.strategies.keys()),
+                )
+            })?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let em = self.emitter(&service, Some(id));
+        let steps = match &strategy.kind {
+            crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
+            _ => Vec::new(),
+        };
+        em.emit(EventKind::DeployStarted {
+            version: version.to_string(),
+            strategy: strategy_name,
+            operator,
+            hosts: svc.hosts.clone(),
+            steps,
+        });
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let (state_tx, state_rx) = watch::channel(DeploymentState::Pending);
+        let rollout = rollout::Rollout::new(
+            self.ctx.clone(),
+            svc,
+            version,
+            strategy,
+            em.clone(),
+            control_rx,
+            cancel.clone(),
+        );
+        // Track the deployment's state for `Busy` answers from the event stream.
+        let mut sub = self.events.subscribe();
+        let svc_name = service.clone();
+        tokio::spawn(async move {
+            while let Ok(e) = sub.recv().await {
+                if e.deployment == Some(id) {
+                    if let EventKind::State { to, .. } = e.kind {
+                        let _ = state_tx.send(to);
+                        if to.is_terminal() {
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(svc_name);
+        });
+        let done = self.internal_tx.clone();
+        let name = service.clone();
+        tokio::spawn(async move {
+            rollout.run().await;
+            let _ = done.send(Internal::Finished { service: name, id });
+        });
+        self.active.insert(
+            service,
+            Active {
+                id,
+                control: control_tx,
+                cancel,
+                state: state_rx,
+            },
+        );
+        Ok(Reply::Started(id))
+    }
+
+    /// Roll back one service now. With a deployment in flight, its task is cancelled wherever
+    /// it is (a stuck step included) and rolls back itself; otherwise a standalone rollback runs.
+    async fn rollback(&mut self, service: &str, reason: String) {
+        if let Some(a) = self.active.get(service) {
+            if !a.state.borrow().is_terminal() {
+                let _ = a.control.try_send(Control::Rollback(reason));
+                a.cancel.cancel();
+                return;
+            }
+        }
+        let ctx = self.ctx.clone();
+        let em = self.emitter(service, None);
+        let service = service.to_string();
+        tokio::spawn(async move {
+            if let Some(svc) = ctx.service(&service) {
+                if let Err(e) = ops::rollback(&ctx, svc, &reason, None, &em).await {
+                    em.emit(EventKind::Failed {
+                        error: e.to_string(),
+                    });
+                }
+            }
+        });
+    }
+
+    fn promote_standalone(&self, service: String) {
+        let ctx = self.ctx.clone();
+        let em = self.emitter(&service, None);
+        tokio::spawn(async move {
+            if let Some(svc) = ctx.service(&service) {
+                let never = CancellationToken::new();
+                if let Err(error) = ops::promote_running(&ctx, svc, &em, &never).await {
+                    em.emit(EventKind::Failed { error });
+                }
+            }
+        });
+    }
+}
+
+fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    keys.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// Deployment ids start from the clock so that ids from separate runs rarely collide in logs;
+/// the durable journal (a later piece) will hand out ids instead.
+fn initial_id() -> u64 {
+    let secs = chrono::Utc::now().timestamp();
+    u64::try_from(secs).unwrap_or(1).saturating_mul(1000)
+}

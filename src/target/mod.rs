@@ -1,1 +1,8 @@
 //! Everything that touches hosts: SSH, the NGINX upstream editor, compose stacks, health checks.
+
+pub mod host;
+pub mod nginx;
+pub mod remote;
+pub mod ssh;
+
+pub use remote::{quote, Output, Remote, RemoteError, Script};

@@ -1,0 +1,128 @@
+//! `sluice deploy`: a rollout driven headless through the engine, printing its events.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use super::ops::{known, print_event};
+use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE};
+use crate::domain::{DeploymentState, Version};
+use crate::engine::{Command, Ctx, Engine, EventKind, Reply};
+
+pub fn operator() -> String {
+    std::env::var("SLUICE_OPERATOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+pub async fn run(
+    ctx: Ctx,
+    service: String,
+    version: String,
+    strategy: Option<String>,
+    env: Option<String>,
+    yes: bool,
+    json: bool,
+) -> ExitCode {
+    let Some(svc) = known(&ctx, &service) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let version = match Version::parse(&version) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let environment = ctx
+        .config
+        .service_environment(svc)
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    if let Some(want) = &env {
+        if *want != environment {
+            eprintln!(
+                "sluice: service {service} runs in environment `{environment}`, not `{want}`; \
+                 nothing was changed"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let strategy_name = strategy.clone().unwrap_or_else(|| svc.strategy.clone());
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("sluice: not a terminal; pass --yes to deploy without confirmation");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        eprint!(
+            "Deploy {service} {version} to {} ({environment}) with {strategy_name}? [y/N] ",
+            svc.hosts.join(", ")
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("sluice: not deployed");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+
+    let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    let mut events = handle.subscribe();
+    let id = match handle
+        .send(Command::Deploy {
+            service: service.clone(),
+            version,
+            strategy,
+            operator: operator(),
+        })
+        .await
+    {
+        Ok(Reply::Started(id)) => id,
+        Ok(Reply::Accepted) => 0,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+
+    let mut interrupted = false;
+    loop {
+        let e = tokio::select! {
+            e = events.recv() => e,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                eprintln!("sluice: interrupted; rolling {service} back to stable (Ctrl-C again leaves the hosts as they are)");
+                let _ = handle.send(Command::Rollback { service: service.clone(), reason: "interrupted by operator".into() }).await;
+                tokio::spawn(async { let _ = tokio::signal::ctrl_c().await; std::process::exit(130); });
+                continue;
+            }
+        };
+        let e = match e {
+            Ok(e) => e,
+            Err(RecvError::Lagged(n)) => {
+                eprintln!("sluice: {n} events were dropped from the display");
+                continue;
+            }
+            Err(RecvError::Closed) => return ExitCode::from(EXIT_FAILED),
+        };
+        if e.service != service {
+            continue;
+        }
+        print_event(&e, json);
+        if e.deployment != Some(id) {
+            continue;
+        }
+        match e.kind {
+            EventKind::State { to, .. } if to.is_terminal() => {
+                return match to {
+                    DeploymentState::Succeeded => ExitCode::SUCCESS,
+                    _ => ExitCode::from(EXIT_FAILED),
+                };
+            }
+            EventKind::AwaitingDecision { .. } => return ExitCode::from(EXIT_PAUSED),
+            _ => {}
+        }
+    }
+}

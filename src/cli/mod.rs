@@ -1,0 +1,195 @@
+//! The command line: `sluice` opens the console; subcommands run headless for scripts and CI.
+//!
+//! Exit codes: 0 success; 1 the operation failed or was rolled back; 2 bad usage or an invalid
+//! configuration; 3 a deployment is paused waiting for an operator's decision.
+
+mod deploy;
+pub use deploy::operator;
+mod nginx_plan;
+mod ops;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::human;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Safe rollouts for docker compose services behind NGINX"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "SLUICE_CONFIG",
+        default_value = "sluice.yaml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Validate the configuration; every error is printed as FILE:LINE:COL: message.
+    Check,
+    /// Run a rollout headless and exit when it ends.
+    Deploy {
+        service: String,
+        #[arg(long)]
+        version: String,
+        /// Strategy name (default: the service's).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Refuse unless the service runs in this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// One JSON event per line on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Weights and versions read back from every host.
+    Status {
+        service: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stable to 100 % now and stop the canary.
+    Rollback {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        service: Option<String>,
+        /// Every service in the configuration.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value = "operator rollback")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running canary the new stable.
+    Promote {
+        service: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the running canary's share of traffic, in percent.
+    Weight {
+        service: String,
+        percent: u8,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending stage.
+    Approve { id: String },
+    /// Reject a pending stage.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// NGINX helpers.
+    Nginx {
+        #[command(subcommand)]
+        command: NginxCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NginxCmd {
+    /// Print FILE as sluice would rewrite it (only the named weights change).
+    Plan {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        upstream: String,
+        /// ADDR=N, e.g. 127.0.0.1:8082=10 (0 = no traffic: `down`). Repeat for each server.
+        #[arg(long = "weight", required = true)]
+        weights: Vec<String>,
+    },
+}
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_PAUSED: u8 = 3;
+
+/// Run a subcommand. `None` (the console) is handled by the binary.
+pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
+    match cmd {
+        Cmd::Check => check(&config),
+        Cmd::Nginx {
+            command:
+                NginxCmd::Plan {
+                    file,
+                    upstream,
+                    weights,
+                },
+        } => nginx_plan::run(&file, &upstream, &weights),
+        Cmd::Approve { .. } | Cmd::Reject { .. } => {
+            eprintln!("sluice: approvals are not configured in this version: nothing waits for a decision");
+            ExitCode::from(EXIT_FAILED)
+        }
+        other => {
+            let Some(cfg) = load(&config) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("sluice: cannot start the async runtime: {e}");
+                    return ExitCode::from(EXIT_FAILED);
+                }
+            };
+            rt.block_on(ops::run(cfg, other))
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match crate::config::load(path) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok ({} hosts, {} services, {} strategies)",
+                path.display(),
+                cfg.hosts.len(),
+                cfg.services.len(),
+                cfg.strategies.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("{}: {} error(s)", path.display(), diags.len());
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Load and validate the configuration, printing every error.
+pub fn load(path: &std::path::Path) -> Option<crate::config::Config> {
+    match crate::config::load(path) {
+        Ok(c) => Some(c),
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "sluice: {} has {} error(s); fix them (see `sluice check`)",
+                path.display(),
+                diags.len()
+            );
+            None
+        }
+    }
+}

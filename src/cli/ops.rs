@@ -1,0 +1,273 @@
+//! Headless subcommands that act on hosts: deploy, status, rollback, promote, weight.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::{deploy, output::human, Cmd, EXIT_FAILED, EXIT_USAGE};
+use crate::config::Config;
+use crate::domain::Split;
+use crate::engine::{ops, Ctx, Emitter, Event};
+use crate::target::ssh::SshPool;
+
+pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
+    let config = Arc::new(config);
+    let ctx = Ctx {
+        remote: Arc::new(SshPool::new(&config)),
+        config,
+    };
+    let ctx = &ctx;
+    match cmd {
+        Cmd::Deploy {
+            service,
+            version,
+            strategy,
+            env,
+            yes,
+            json,
+        } => deploy::run(ctx.clone(), service, version, strategy, env, yes, json).await,
+        Cmd::Status { service, json } => status(ctx, service, json).await,
+        Cmd::Rollback {
+            service,
+            all,
+            reason,
+            json,
+        } => {
+            let services = if all {
+                ctx.config.services.keys().cloned().collect()
+            } else {
+                service.into_iter().collect()
+            };
+            rollback(ctx, services, &reason, json).await
+        }
+        Cmd::Promote { service, json } => {
+            let Some(svc) = known(ctx, &service) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            with_events(
+                json,
+                |em| async move {
+                    let never = CancellationToken::new();
+                    ops::promote_running(ctx, svc, &em, &never)
+                        .await
+                        .map(|_| ())
+                },
+                &service,
+            )
+            .await
+        }
+        Cmd::Weight {
+            service,
+            percent,
+            json,
+        } => {
+            let Some(svc) = known(ctx, &service) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            let Some(split) = Split::new(percent) else {
+                eprintln!("sluice: weight {percent} is outside 0..=100");
+                return ExitCode::from(EXIT_USAGE);
+            };
+            with_events(
+                json,
+                |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
+                &service,
+            )
+            .await
+        }
+        Cmd::Check | Cmd::Nginx { .. } | Cmd::Approve { .. } | Cmd::Reject { .. } => {
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+pub(super) fn known<'a>(ctx: &'a Ctx, service: &str) -> Option<&'a crate::config::Service> {
+    let svc = ctx.config.services.get(service);
+    if svc.is_none() {
+        eprintln!(
+            "sluice: unknown service `{service}`; services in {}: {}",
+            ctx.config.path.display(),
+            ctx.config
+                .services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    svc
+}
+
+pub(super) fn print_event(e: &Event, json: bool) {
+    if json {
+        match serde_json::to_string(e) {
+            Ok(line) => println!("{line}"),
+            Err(err) => eprintln!("sluice: cannot encode event: {err}"),
+        }
+    } else {
+        println!("{}", human(e));
+    }
+}
+
+/// Run `op` with an emitter whose events are printed as they come.
+async fn with_events<F, Fut>(json: bool, op: F, service: &str) -> ExitCode
+where
+    F: FnOnce(Emitter) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let (tx, mut rx) = broadcast::channel(1024);
+    let printer = tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            print_event(&e, json);
+        }
+    });
+    let em = Emitter::new(tx, service, None);
+    let result = op(em).await;
+    let _ = printer.await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+async fn rollback(ctx: &Ctx, services: Vec<String>, reason: &str, json: bool) -> ExitCode {
+    for s in &services {
+        if known(ctx, s).is_none() {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let (tx, mut rx) = broadcast::channel(4096);
+    let printer = tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            print_event(&e, json);
+        }
+    });
+    let results = join_all(services.iter().map(|s| {
+        let em = Emitter::new(tx.clone(), s, None);
+        async move {
+            let svc = ctx.config.services.get(s)?;
+            ops::rollback(ctx, svc, reason, None, &em).await.err()
+        }
+    }))
+    .await;
+    drop(tx);
+    let _ = printer.await;
+    let failures: Vec<_> = results.into_iter().flatten().collect();
+    for f in &failures {
+        eprintln!("sluice: {f}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
+    let services: Vec<String> = match service {
+        Some(s) => {
+            if known(ctx, &s).is_none() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            vec![s]
+        }
+        None => ctx.config.services.keys().cloned().collect(),
+    };
+    let (tx, _) = broadcast::channel(1024);
+    let results = join_all(services.iter().map(|s| {
+        let em = Emitter::new(tx.clone(), s, None);
+        async move {
+            let svc = ctx.config.services.get(s)?;
+            // Hosts that answer are shown even when others fail.
+            let views = join_all(svc.hosts.iter().map(|h| {
+                let em = em.clone();
+                let one = crate::config::Service {
+                    hosts: vec![h.clone()],
+                    ..svc.clone()
+                };
+                async move { ops::observe(ctx, &one, &em).await }
+            }))
+            .await;
+            Some((s.clone(), views))
+        }
+    }))
+    .await;
+    let mut failed = false;
+    let mut out = Vec::new();
+    for (service, views) in results.into_iter().flatten() {
+        for v in views {
+            match v {
+                Ok(mut hosts) => out.extend(hosts.drain(..).map(|h| (service.clone(), Ok(h)))),
+                Err(e) => {
+                    failed = true;
+                    out.push((service.clone(), Err(e)));
+                }
+            }
+        }
+    }
+    if json {
+        let rows: Vec<serde_json::Value> = out
+            .iter()
+            .map(|(s, r)| match r {
+                Ok(h) => serde_json::json!({ "service": s, "host": h.host, "ok": true,
+                    "stable_weight": h.stable_weight, "canary_weight": h.canary_weight,
+                    "canary_percent": h.canary_percent, "stable": h.stable, "canary": h.canary }),
+                Err(e) => serde_json::json!({ "service": s,
+                    "host": e.failures.first().map(|f| f.host().to_string()),
+                    "ok": false, "error": e.to_string() }),
+            })
+            .collect();
+        match serde_json::to_string_pretty(&rows) {
+            Ok(t) => println!("{t}"),
+            Err(e) => eprintln!("sluice: {e}"),
+        }
+    } else {
+        println!(
+            "{:<12} {:<10} {:>7} {:>7} {:>8}  {:<24} {:<24}",
+            "SERVICE", "HOST", "STABLE", "CANARY", "CANARY%", "STABLE STACK", "CANARY STACK"
+        );
+        for (s, r) in &out {
+            match r {
+                Ok(h) => println!(
+                    "{:<12} {:<10} {:>7} {:>7} {:>8}  {:<24} {:<24}",
+                    s,
+                    h.host,
+                    w(h.stable_weight),
+                    w(h.canary_weight),
+                    h.canary_percent
+                        .map_or("none".to_string(), |p| format!("{p} %")),
+                    stack(&h.stable),
+                    stack(&h.canary)
+                ),
+                Err(e) => println!("{s:<12} ERROR: {e}"),
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn w(weight: u32) -> String {
+    if weight == 0 {
+        "down".into()
+    } else {
+        weight.to_string()
+    }
+}
+
+fn stack(s: &crate::target::host::StackState) -> String {
+    match &s.version {
+        Some(v) if s.running => v.clone(),
+        Some(v) => format!("{v} (stopped)"),
+        None => "-".into(),
+    }
+}

@@ -1,0 +1,109 @@
+//! How events read to a person on a terminal.
+
+use crate::engine::{Event, EventKind};
+
+/// One line for an event, for the headless CLI and the console's events pane.
+pub fn human(e: &Event) -> String {
+    let t = e.at.format("%H:%M:%S");
+    let s = &e.service;
+    let body = match &e.kind {
+        EventKind::DeployStarted {
+            version,
+            strategy,
+            operator,
+            hosts,
+            steps,
+        } => {
+            let steps = if steps.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (steps {} %)",
+                    steps.iter().map(u8::to_string).collect::<Vec<_>>().join(" → ")
+                )
+            };
+            format!(
+                "{operator} deploys {version} with {strategy}{steps} to {}",
+                hosts.join(", ")
+            )
+        }
+        EventKind::State { from, to } => format!("{from} → {to}"),
+        EventKind::HostObserved {
+            host,
+            stable_weight,
+            canary_weight,
+            canary_percent,
+            stable,
+            canary,
+        } => format!(
+            "{host}: weights stable={} canary={} ({} canary); stable {} , canary {}",
+            weight(*stable_weight),
+            weight(*canary_weight),
+            canary_percent.map_or("no traffic".to_string(), |p| format!("{p} %")),
+            stack(stable),
+            stack(canary)
+        ),
+        EventKind::StackStarted {
+            host,
+            track,
+            version,
+        } => format!("{host}: {track} stack started at {version}"),
+        EventKind::StackStopped { host, track } => format!("{host}: {track} stack stopped"),
+        EventKind::HealthOk { host, track } => format!("{host}: {track} healthy"),
+        EventKind::WeightsVerified {
+            host,
+            stable_weight,
+            canary_weight,
+            canary_percent,
+        } => format!(
+            "{host}: verified stable={} canary={} → {canary_percent} % canary",
+            weight(*stable_weight),
+            weight(*canary_weight)
+        ),
+        EventKind::StepStarted {
+            step,
+            of,
+            canary_percent,
+        } => format!("step {step}/{of}: moving {canary_percent} % of traffic to the canary"),
+        EventKind::StepReached {
+            step,
+            of,
+            canary_percent,
+            bake_until,
+        } => match bake_until {
+            Some(u) => format!(
+                "step {step}/{of}: every host at {canary_percent} % canary; baking until {}",
+                u.format("%H:%M:%S")
+            ),
+            None => format!("step {step}/{of}: every host at {canary_percent} % canary"),
+        },
+        EventKind::AwaitingDecision { canary_percent } => format!(
+            "paused at {canary_percent} % canary, waiting for a decision: `sluice promote {s}` or `sluice rollback {s}`"
+        ),
+        EventKind::HostFailed { host, error } => format!("{host}: FAILED: {error}"),
+        EventKind::RollbackStarted { reason } => format!("ROLLBACK: {reason}"),
+        EventKind::TrafficOnStable { hosts } => {
+            format!("every host verified at stable 100 % ({})", hosts.join(", "))
+        }
+        EventKind::RolledBack { reason } => format!("rolled back ({reason}); canary stopped"),
+        EventKind::Promoted { version } => format!("promoted: {version} is the new stable"),
+        EventKind::Failed { error } => format!("FAILED: {error}"),
+        EventKind::Info { message } => message.clone(),
+    };
+    format!("{t} {s}: {body}")
+}
+
+fn weight(w: u32) -> String {
+    if w == 0 {
+        "down".to_string()
+    } else {
+        w.to_string()
+    }
+}
+
+fn stack(s: &crate::target::host::StackState) -> String {
+    match &s.version {
+        Some(v) => format!("{v} ({})", s.status),
+        None => "absent".to_string(),
+    }
+}

@@ -1,0 +1,442 @@
+//! Operations on every host of a service at once: validate, observe, move traffic, start and
+//! stop stacks, promote, roll back. Each fans out to all hosts in parallel and reports every
+//! host's failure, never just the first.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{Emitter, EventKind};
+use crate::config::{Config, Service};
+use crate::domain::{Split, Version};
+use crate::target::host::{HostError, ServiceOnHost, StackState, TrackName};
+use crate::target::Remote;
+
+/// What the engine needs to act on hosts.
+#[derive(Clone)]
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub remote: Arc<dyn Remote>,
+}
+
+/// One or more hosts failed; each failure names its host.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service {service}: {what} failed on {} host(s):\n  {}", failures.len(), lines(failures))]
+pub struct OpError {
+    pub service: String,
+    pub what: String,
+    pub failures: Vec<HostError>,
+}
+
+fn lines(failures: &[HostError]) -> String {
+    failures
+        .iter()
+        .map(|f| f.to_string().replace('\n', "\n    "))
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+/// What a host really has for a service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HostView {
+    pub host: String,
+    pub stable_weight: u32,
+    pub canary_weight: u32,
+    pub canary_percent: Option<u8>,
+    pub stable: StackState,
+    pub canary: StackState,
+}
+
+impl Ctx {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.config.services.get(name)
+    }
+
+    fn hosts<'a>(&'a self, svc: &'a Service) -> Vec<ServiceOnHost<'a>> {
+        svc.hosts
+            .iter()
+            .filter_map(|h| self.config.hosts.get(h))
+            .map(|h| ServiceOnHost::new(self.remote.as_ref(), h, svc))
+            .collect()
+    }
+}
+
+fn collect<T>(
+    svc: &Service,
+    what: &str,
+    results: Vec<Result<T, HostError>>,
+    em: &Emitter,
+) -> Result<Vec<T>, OpError> {
+    let mut ok = Vec::new();
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => ok.push(v),
+            Err(e) => {
+                em.emit(EventKind::HostFailed {
+                    host: e.host().to_string(),
+                    error: e.to_string(),
+                });
+                failures.push(e);
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(ok)
+    } else {
+        Err(OpError {
+            service: svc.name.clone(),
+            what: what.to_string(),
+            failures,
+        })
+    }
+}
+
+async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostError> {
+    let (w, stable, canary) = tokio::join!(
+        h.read_weights(),
+        h.stack_state(TrackName::Stable),
+        h.stack_state(TrackName::Canary)
+    );
+    let w = w?;
+    Ok(HostView {
+        host: h.host_name().to_string(),
+        stable_weight: w.stable,
+        canary_weight: w.canary,
+        canary_percent: w.canary_share(),
+        stable: stable?,
+        canary: canary?,
+    })
+}
+
+/// Read every host's weights and stacks back.
+pub async fn observe(ctx: &Ctx, svc: &Service, em: &Emitter) -> Result<Vec<HostView>, OpError> {
+    let hosts = ctx.hosts(svc);
+    let results = join_all(hosts.iter().map(observe_one)).await;
+    let views = collect(svc, "reading state", results, em)?;
+    for v in &views {
+        em.emit(EventKind::HostObserved {
+            host: v.host.clone(),
+            stable_weight: v.stable_weight,
+            canary_weight: v.canary_weight,
+            canary_percent: v.canary_percent,
+            stable: v.stable.clone(),
+            canary: v.canary.clone(),
+        });
+    }
+    Ok(views)
+}
+
+/// What validation learned about the hosts.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub hosts: Vec<HostView>,
+    /// The version the stable track runs on every host, if they agree.
+    pub stable_version: Option<String>,
+}
+
+/// Pre-deploy checks on every host in parallel: not forbidden, reachable with a known host key,
+/// image present, `nginx -t` clean, upstream has both servers. All failures are reported.
+pub async fn validate(
+    ctx: &Ctx,
+    svc: &Service,
+    version: &Version,
+    em: &Emitter,
+) -> Result<Validated, OpError> {
+    let forbidden: Vec<HostError> = svc
+        .hosts
+        .iter()
+        .filter_map(|h| ctx.config.hosts.get(h))
+        .filter(|h| h.forbidden)
+        .map(|h| HostError::Op {
+            host: h.name.clone(),
+            service: svc.name.clone(),
+            message: "host is marked forbidden in the configuration; sluice will not touch it"
+                .to_string(),
+        })
+        .collect();
+    collect(
+        svc,
+        "validation",
+        forbidden.into_iter().map(Err::<(), _>).collect(),
+        em,
+    )?;
+    let hosts = ctx.hosts(svc);
+    let results = join_all(hosts.iter().map(|h| async move {
+        h.nginx_test().await?;
+        if !h.image_present(version).await? {
+            return Err(HostError::Op {
+                host: h.host_name().to_string(),
+                service: svc.name.clone(),
+                message: format!(
+                    "image {}:{version} is not on the host; build or pull it there first",
+                    svc.image
+                ),
+            });
+        }
+        observe_one(h).await
+    }))
+    .await;
+    let views = collect(svc, "validation", results, em)?;
+    let mut versions = views.iter().map(|v| v.stable.version.clone());
+    let first = versions.next().flatten();
+    let stable_version = if views.iter().all(|v| v.stable.version == first) {
+        first
+    } else {
+        None
+    };
+    Ok(Validated {
+        hosts: views,
+        stable_version,
+    })
+}
+
+/// Set the split on every host in parallel; each host is verified by reading its file back.
+pub async fn set_split(
+    ctx: &Ctx,
+    svc: &Service,
+    split: Split,
+    em: &Emitter,
+) -> Result<(), OpError> {
+    let hosts = ctx.hosts(svc);
+    let results = join_all(hosts.iter().map(|h| async move {
+        let w = apply_with_retry(h, split).await?;
+        em.emit(EventKind::WeightsVerified {
+            host: h.host_name().to_string(),
+            stable_weight: w.stable,
+            canary_weight: w.canary,
+            canary_percent: split.canary_percent(),
+        });
+        Ok(())
+    }))
+    .await;
+    collect(
+        svc,
+        &format!("setting traffic to {split} (stable/canary)"),
+        results,
+        em,
+    )
+    .map(|_| ())
+}
+
+async fn apply_with_retry(
+    h: &ServiceOnHost<'_>,
+    split: Split,
+) -> Result<crate::domain::TrackWeights, HostError> {
+    let mut attempt = 0;
+    loop {
+        match h.apply_split(split).await {
+            Err(HostError::Conflict { .. }) if attempt < 3 => attempt += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Start a track's stack at `version` on every host and health-check it.
+pub async fn start_track(
+    ctx: &Ctx,
+    svc: &Service,
+    track: TrackName,
+    version: &Version,
+    em: &Emitter,
+    cancel: &CancellationToken,
+) -> Result<(), OpError> {
+    let hosts = ctx.hosts(svc);
+    let results = join_all(hosts.iter().map(|h| async move {
+        h.stack_up(track, version).await?;
+        em.emit(EventKind::StackStarted {
+            host: h.host_name().to_string(),
+            track,
+            version: version.to_string(),
+        });
+        h.health(track, cancel).await?;
+        em.emit(EventKind::HealthOk {
+            host: h.host_name().to_string(),
+            track,
+        });
+        Ok(())
+    }))
+    .await;
+    collect(
+        svc,
+        &format!("starting the {track} stack at {version}"),
+        results,
+        em,
+    )
+    .map(|_| ())
+}
+
+pub async fn stop_track(
+    ctx: &Ctx,
+    svc: &Service,
+    track: TrackName,
+    em: &Emitter,
+) -> Result<(), OpError> {
+    let hosts = ctx.hosts(svc);
+    let results = join_all(hosts.iter().map(|h| async move {
+        h.stack_down(track).await?;
+        em.emit(EventKind::StackStopped {
+            host: h.host_name().to_string(),
+            track,
+        });
+        Ok(())
+    }))
+    .await;
+    collect(svc, &format!("stopping the {track} stack"), results, em).map(|_| ())
+}
+
+/// Stable 100 % on every host, then the canary stack stopped. Idempotent. If a host's stable
+/// stack is not running (or not at `stable_version` when one is given), it is started and
+/// health-checked first, so traffic never moves onto nothing.
+pub async fn rollback(
+    ctx: &Ctx,
+    svc: &Service,
+    reason: &str,
+    stable_version: Option<&Version>,
+    em: &Emitter,
+) -> Result<(), OpError> {
+    em.emit(EventKind::RollbackStarted {
+        reason: reason.to_string(),
+    });
+    let hosts = ctx.hosts(svc);
+    let never = CancellationToken::new();
+    let results = join_all(hosts.iter().map(|h| {
+        let never = &never;
+        async move {
+            let st = h.stack_state(TrackName::Stable).await?;
+            let wrong_version =
+                stable_version.is_some_and(|v| st.version.as_deref() != Some(v.as_str()));
+            if !st.running || wrong_version {
+                let version = match (stable_version, st.version.as_deref().map(Version::parse)) {
+                    (Some(v), _) => v.clone(),
+                    (None, Some(Ok(v))) => v,
+                    _ => {
+                        return Err(HostError::Op {
+                            host: h.host_name().to_string(),
+                            service: svc.name.clone(),
+                            message: "the stable stack is not running and its version is unknown; \
+                                      traffic was left where it is — start the stable stack, then roll back again"
+                                .to_string(),
+                        })
+                    }
+                };
+                h.stack_up(TrackName::Stable, &version).await?;
+                h.health(TrackName::Stable, never).await?;
+            }
+            let w = apply_with_retry(h, Split::STABLE).await?;
+            em.emit(EventKind::WeightsVerified {
+                host: h.host_name().to_string(),
+                stable_weight: w.stable,
+                canary_weight: w.canary,
+                canary_percent: 0,
+            });
+            Ok(h.host_name().to_string())
+        }
+    }))
+    .await;
+    let names = collect(svc, "rollback", results, em)?;
+    em.emit(EventKind::TrafficOnStable { hosts: names });
+    stop_track(ctx, svc, TrackName::Canary, em).await?;
+    em.emit(EventKind::RolledBack {
+        reason: reason.to_string(),
+    });
+    Ok(())
+}
+
+/// Make the canary's version the stable one: all traffic to the canary, the stable stack
+/// re-created at the new version and health-checked, all traffic back to stable, the canary
+/// stopped. On failure the caller rolls back (to the old stable version it knows).
+pub async fn promote(
+    ctx: &Ctx,
+    svc: &Service,
+    version: &Version,
+    em: &Emitter,
+    cancel: &CancellationToken,
+) -> Result<(), OpError> {
+    set_split(ctx, svc, Split::CANARY, em).await?;
+    start_track(ctx, svc, TrackName::Stable, version, em, cancel).await?;
+    set_split(ctx, svc, Split::STABLE, em).await?;
+    stop_track(ctx, svc, TrackName::Canary, em).await?;
+    em.emit(EventKind::Promoted {
+        version: version.to_string(),
+    });
+    Ok(())
+}
+
+/// The canary version every host runs, when they all run the same one.
+pub fn agreed_canary(views: &[HostView]) -> Option<String> {
+    let first = views.first()?.canary.version.clone()?;
+    views
+        .iter()
+        .all(|v| v.canary.running && v.canary.version.as_deref() == Some(first.as_str()))
+        .then_some(first)
+}
+
+/// Promote whatever canary the hosts run now (all hosts must agree), with no deployment of this
+/// process in flight — e.g. `sluice promote` after a headless deploy paused for a decision. On
+/// failure every host goes back to the old stable version.
+pub async fn promote_running(
+    ctx: &Ctx,
+    svc: &Service,
+    em: &Emitter,
+    cancel: &CancellationToken,
+) -> Result<Version, String> {
+    let views = observe(ctx, svc, em).await.map_err(|e| e.to_string())?;
+    let version = agreed_canary(&views)
+        .and_then(|v| Version::parse(&v).ok())
+        .ok_or_else(|| {
+            format!(
+                "service {}: no canary runs one version on every host ({}); nothing to promote",
+                svc.name,
+                views
+                    .iter()
+                    .map(|v| format!(
+                        "{}: {}",
+                        v.host,
+                        v.canary.version.as_deref().unwrap_or("none")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let previous = views
+        .first()
+        .and_then(|v| v.stable.version.as_deref())
+        .and_then(|v| Version::parse(v).ok());
+    if let Err(e) = promote(ctx, svc, &version, em, cancel).await {
+        let reason = format!("promotion failed: {e}");
+        return match rollback(ctx, svc, &reason, previous.as_ref(), em).await {
+            Ok(()) => Err(format!("{reason}; every host was rolled back to stable")),
+            Err(rb) => Err(format!("{reason}; the rollback failed too: {rb}")),
+        };
+    }
+    Ok(version)
+}
+
+/// Set the canary's share on every host, when a canary runs on all of them.
+pub async fn set_split_running(
+    ctx: &Ctx,
+    svc: &Service,
+    split: Split,
+    em: &Emitter,
+) -> Result<(), String> {
+    let views = observe(ctx, svc, em).await.map_err(|e| e.to_string())?;
+    if split.canary_percent() > 0 {
+        let missing: Vec<&str> = views
+            .iter()
+            .filter(|v| !v.canary.running)
+            .map(|v| v.host.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "service {}: no canary runs on {}; start one with `sluice deploy` first",
+                svc.name,
+                missing.join(", ")
+            ));
+        }
+    }
+    set_split(ctx, svc, split, em)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,252 @@
+//! The engine's current picture, folded from its events. The console reads it; `apply` is a
+//! pure function, so the fold is tested without hosts.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::event::{Event, EventKind};
+use crate::domain::DeploymentState;
+use crate::target::host::StackState;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub services: BTreeMap<String, ServiceSnapshot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceSnapshot {
+    pub deployment: Option<DeploymentSnapshot>,
+    pub hosts: BTreeMap<String, HostSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentSnapshot {
+    pub id: u64,
+    pub version: String,
+    pub strategy: String,
+    pub operator: String,
+    pub state: DeploymentState,
+    pub steps: Vec<u8>,
+    /// 1-based index of the current step, 0 before the first.
+    pub step: usize,
+    pub canary_percent: u8,
+    pub bake_until: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// What a host was last seen to hold, with when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HostSnapshot {
+    pub stable_weight: Option<u32>,
+    pub canary_weight: Option<u32>,
+    pub canary_percent: Option<u8>,
+    pub stable: Option<StackState>,
+    pub canary: Option<StackState>,
+    pub error: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Snapshot {
+    pub fn apply(&mut self, e: &Event) {
+        let svc = self.services.entry(e.service.clone()).or_default();
+        match &e.kind {
+            EventKind::DeployStarted {
+                version,
+                strategy,
+                operator,
+                steps,
+                ..
+            } => {
+                svc.deployment = Some(DeploymentSnapshot {
+                    id: e.deployment.unwrap_or(0),
+                    version: version.clone(),
+                    strategy: strategy.clone(),
+                    operator: operator.clone(),
+                    state: DeploymentState::Pending,
+                    steps: steps.clone(),
+                    step: 0,
+                    canary_percent: 0,
+                    bake_until: None,
+                    started_at: e.at,
+                    last_error: None,
+                });
+            }
+            EventKind::State { to, .. } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.state = *to;
+                }
+            }
+            EventKind::HostObserved {
+                host: h,
+                stable_weight,
+                canary_weight,
+                canary_percent,
+                stable,
+                canary,
+            } => {
+                let hs = host(svc, h);
+                hs.stable_weight = Some(*stable_weight);
+                hs.canary_weight = Some(*canary_weight);
+                hs.canary_percent = *canary_percent;
+                hs.stable = Some(stable.clone());
+                hs.canary = Some(canary.clone());
+                hs.error = None;
+                hs.updated_at = Some(e.at);
+            }
+            EventKind::WeightsVerified {
+                host: h,
+                stable_weight,
+                canary_weight,
+                canary_percent,
+            } => {
+                let hs = host(svc, h);
+                hs.stable_weight = Some(*stable_weight);
+                hs.canary_weight = Some(*canary_weight);
+                hs.canary_percent = Some(*canary_percent);
+                hs.error = None;
+                hs.updated_at = Some(e.at);
+            }
+            EventKind::HostFailed { host: h, error } => {
+                let hs = host(svc, h);
+                hs.error = Some(error.clone());
+                hs.updated_at = Some(e.at);
+            }
+            EventKind::StepStarted { step, .. } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.step = *step;
+                    d.bake_until = None;
+                }
+            }
+            EventKind::StepReached {
+                step,
+                canary_percent,
+                bake_until,
+                ..
+            } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.step = *step;
+                    d.canary_percent = *canary_percent;
+                    d.bake_until = *bake_until;
+                }
+            }
+            EventKind::AwaitingDecision { canary_percent } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.canary_percent = *canary_percent;
+                    d.bake_until = None;
+                }
+            }
+            EventKind::Failed { error } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.last_error = Some(error.clone());
+                }
+            }
+            EventKind::StackStarted { .. }
+            | EventKind::StackStopped { .. }
+            | EventKind::HealthOk { .. }
+            | EventKind::RollbackStarted { .. }
+            | EventKind::TrafficOnStable { .. }
+            | EventKind::RolledBack { .. }
+            | EventKind::Promoted { .. }
+            | EventKind::Info { .. } => {}
+        }
+    }
+}
+
+fn host<'a>(svc: &'a mut ServiceSnapshot, name: &str) -> &'a mut HostSnapshot {
+    svc.hosts.entry(name.to_string()).or_default()
+}
+
+/// The snapshot's deployment, if the event belongs to it.
+fn deployment<'a>(svc: &'a mut ServiceSnapshot, e: &Event) -> Option<&'a mut DeploymentSnapshot> {
+    svc.deployment
+        .as_mut()
+        .filter(|d| e.deployment == Some(d.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(deployment: Option<u64>, kind: EventKind) -> Event {
+        Event {
+            at: Utc::now(),
+            service: "demo".into(),
+            deployment,
+            kind,
+        }
+    }
+
+    #[test]
+    fn folds_a_deployment_and_host_weights() {
+        let mut s = Snapshot::default();
+        s.apply(&ev(
+            Some(1),
+            EventKind::DeployStarted {
+                version: "1.1.0".into(),
+                strategy: "canary-auto".into(),
+                operator: "alice".into(),
+                hosts: vec!["web-1".into()],
+                steps: vec![10, 40],
+            },
+        ));
+        s.apply(&ev(
+            Some(1),
+            EventKind::State {
+                from: DeploymentState::Pending,
+                to: DeploymentState::Validating,
+            },
+        ));
+        s.apply(&ev(
+            Some(1),
+            EventKind::WeightsVerified {
+                host: "web-1".into(),
+                stable_weight: 90,
+                canary_weight: 10,
+                canary_percent: 10,
+            },
+        ));
+        s.apply(&ev(
+            Some(1),
+            EventKind::StepReached {
+                step: 1,
+                of: 2,
+                canary_percent: 10,
+                bake_until: None,
+            },
+        ));
+        let svc = &s.services["demo"];
+        let d = svc.deployment.as_ref().unwrap();
+        assert_eq!(d.state, DeploymentState::Validating);
+        assert_eq!((d.step, d.canary_percent), (1, 10));
+        assert_eq!(svc.hosts["web-1"].canary_weight, Some(10));
+    }
+
+    #[test]
+    fn events_of_an_old_deployment_do_not_touch_the_new_one() {
+        let mut s = Snapshot::default();
+        for id in [1, 2] {
+            s.apply(&ev(
+                Some(id),
+                EventKind::DeployStarted {
+                    version: format!("1.{id}.0"),
+                    strategy: "x".into(),
+                    operator: "o".into(),
+                    hosts: vec![],
+                    steps: vec![],
+                },
+            ));
+        }
+        s.apply(&ev(
+            Some(1),
+            EventKind::State {
+                from: DeploymentState::Pending,
+                to: DeploymentState::Failed,
+            },
+        ));
+        let d = s.services["demo"].deployment.as_ref().unwrap();
+        assert_eq!((d.id, d.state), (2, DeploymentState::Pending));
+    }
+}

@@ -1,0 +1,152 @@
+//! The seam between the engine and hosts: run a shell script on a named host.
+//!
+//! The SSH pool implements it for real hosts; tests of pure engine logic may implement it
+//! with a recording double. Scripts are built only from validated values quoted with
+//! [`quote`].
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+/// What a remote script printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+
+    /// The last non-empty lines of stderr (or stdout when stderr is empty), for messages.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    #[error("host {host}: unknown host (not in the configuration)")]
+    UnknownHost { host: String },
+    #[error(
+        "host {host}: host key {fingerprint} is not trusted ({detail}); \
+         check it out of band, then add it to {known_hosts} (or set accept_new_host_key: true for a new host)"
+    )]
+    HostKey {
+        host: String,
+        fingerprint: String,
+        known_hosts: String,
+        detail: String,
+    },
+    #[error("host {host}: cannot connect over SSH to {target}: {detail}")]
+    Connect {
+        host: String,
+        target: String,
+        detail: String,
+    },
+    #[error("host {host}: `{what}` did not finish within {after:?}; the connection was dropped and will be re-opened")]
+    Timeout {
+        host: String,
+        what: String,
+        after: Duration,
+    },
+    #[error("host {host}: SSH session failed while running `{what}`: {detail}")]
+    Session {
+        host: String,
+        what: String,
+        detail: String,
+    },
+}
+
+impl RemoteError {
+    pub fn host(&self) -> &str {
+        match self {
+            RemoteError::UnknownHost { host }
+            | RemoteError::HostKey { host, .. }
+            | RemoteError::Connect { host, .. }
+            | RemoteError::Timeout { host, .. }
+            | RemoteError::Session { host, .. } => host,
+        }
+    }
+}
+
+/// A script to run: `what` names it in messages, `script` is POSIX sh.
+#[derive(Debug, Clone)]
+pub struct Script<'a> {
+    pub what: Cow<'a, str>,
+    pub script: String,
+    pub stdin: Option<Vec<u8>>,
+    /// Overrides the configured command timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl<'a> Script<'a> {
+    pub fn new(what: impl Into<Cow<'a, str>>, script: impl Into<String>) -> Self {
+        Script {
+            what: what.into(),
+            script: script.into(),
+            stdin: None,
+            timeout: None,
+        }
+    }
+
+    pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(data.into());
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+}
+
+pub trait Remote: Send + Sync {
+    /// Run `script` with `sh` on `host`; a non-zero exit is an `Ok(Output)`, not an error.
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        script: Script<'a>,
+    ) -> BoxFuture<'a, Result<Output, RemoteError>>;
+
+    /// Make sure a session to `host` is open (connect, verify the host key).
+    fn connect<'a>(&'a self, host: &'a str) -> BoxFuture<'a, Result<(), RemoteError>>;
+}
+
+/// Quote one word for a POSIX shell. Every value that reaches a remote shell goes through here.
+pub fn quote(word: &str) -> Cow<'_, str> {
+    shell_escape::unix::escape(Cow::Borrowed(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_neutralises_metacharacters() {
+        assert_eq!(quote("plain-name_1.2"), "plain-name_1.2");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("x'; rm -rf /"), "'x'\\''; rm -rf /'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn tail_prefers_stderr() {
+        let o = Output {
+            code: 1,
+            stdout: "out".into(),
+            stderr: "a\n\nb\nc\n".into(),
+        };
+        assert_eq!(o.tail(2), "b\nc");
+    }
+}

@@ -1,0 +1,370 @@
+//! The console's state and what keys do to it. Pure: no terminal, no engine — key handling
+//! returns the engine commands to send, so it is tested by feeding keys and events.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::keymap::{lookup, Act};
+use crate::config::Config;
+use crate::domain::Version;
+use crate::engine::{Command, Event, EventKind, Snapshot};
+
+const EVENT_LOG: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Typing: a version for `d`, or a `:` command.
+    Input {
+        purpose: Input,
+        buffer: String,
+    },
+    /// A question that needs y (or another listed key).
+    Confirm(Confirm),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    DeployVersion { service: String },
+    Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    Deploy {
+        service: String,
+        version: Version,
+        strategy: Option<String>,
+    },
+    Promote {
+        service: String,
+    },
+    /// Quitting with rollouts in flight.
+    Quit {
+        in_flight: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+pub struct App {
+    pub config_path: String,
+    pub operator: String,
+    pub services: Vec<String>,
+    pub selected: usize,
+    pub snapshot: Snapshot,
+    pub events: VecDeque<(DateTime<Utc>, String, bool)>,
+    pub mode: Mode,
+    pub emergency: Option<DateTime<Utc>>,
+    pub message: Option<(Level, String)>,
+    pub quit: bool,
+    config: std::sync::Arc<Config>,
+}
+
+impl App {
+    pub fn new(config: std::sync::Arc<Config>, operator: String) -> App {
+        App {
+            config_path: config.path.display().to_string(),
+            operator,
+            services: config.services.keys().cloned().collect(),
+            selected: 0,
+            snapshot: Snapshot::default(),
+            events: VecDeque::new(),
+            mode: Mode::Normal,
+            emergency: None,
+            message: None,
+            quit: false,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn selected_service(&self) -> Option<&str> {
+        self.services.get(self.selected).map(String::as_str)
+    }
+
+    /// Deployments that are not finished.
+    pub fn in_flight(&self) -> usize {
+        self.snapshot
+            .services
+            .values()
+            .filter_map(|s| s.deployment.as_ref())
+            .filter(|d| !d.state.is_terminal())
+            .count()
+    }
+
+    pub fn on_event(&mut self, e: &Event) {
+        self.snapshot.apply(e);
+        let alarm = matches!(
+            e.kind,
+            EventKind::Failed { .. }
+                | EventKind::HostFailed { .. }
+                | EventKind::RollbackStarted { .. }
+        );
+        if !matches!(e.kind, EventKind::HostObserved { .. }) {
+            self.events.push_front((e.at, crate::cli::human(e), alarm));
+            self.events.truncate(EVENT_LOG);
+        }
+        if self.emergency.is_some() && self.all_on_stable() {
+            self.emergency = None;
+            self.message = Some((
+                Level::Info,
+                "emergency rollback done: every host verified at stable 100 %".into(),
+            ));
+        }
+    }
+
+    /// Every known host of every service reads back at 0 % canary.
+    pub fn all_on_stable(&self) -> bool {
+        self.snapshot.services.values().all(|s| {
+            s.hosts
+                .values()
+                .all(|h| h.canary_percent == Some(0) || h.canary_weight == Some(0))
+        })
+    }
+
+    fn canary_percent(&self, service: &str) -> Option<u8> {
+        let s = self.snapshot.services.get(service)?;
+        s.hosts.values().filter_map(|h| h.canary_percent).max()
+    }
+
+    /// Handle a key; returns the engine commands it asks for.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        self.message = None;
+        match self.mode.clone() {
+            Mode::Help => {
+                self.mode = Mode::Normal;
+                Vec::new()
+            }
+            Mode::Input {
+                purpose,
+                mut buffer,
+            } => match key.code {
+                KeyCode::Esc => {
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                KeyCode::Enter => {
+                    self.mode = Mode::Normal;
+                    self.submit(purpose, buffer.trim())
+                }
+                KeyCode::Backspace => {
+                    buffer.pop();
+                    self.mode = Mode::Input { purpose, buffer };
+                    Vec::new()
+                }
+                KeyCode::Char(c) if buffer.len() < 200 => {
+                    buffer.push(c);
+                    self.mode = Mode::Input { purpose, buffer };
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Mode::Confirm(c) => self.confirm(c, key),
+            Mode::Normal => self.normal(key),
+        }
+    }
+
+    fn normal(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(act) = lookup(key) else {
+            return Vec::new();
+        };
+        let service = self.selected_service().map(str::to_string);
+        match (act, service) {
+            (Act::Down, _) => {
+                if self.selected + 1 < self.services.len() {
+                    self.selected += 1;
+                }
+                Vec::new()
+            }
+            (Act::Up, _) => {
+                self.selected = self.selected.saturating_sub(1);
+                Vec::new()
+            }
+            (Act::Help, _) => {
+                self.mode = Mode::Help;
+                Vec::new()
+            }
+            (Act::Command, _) => {
+                self.mode = Mode::Input {
+                    purpose: Input::Command,
+                    buffer: String::new(),
+                };
+                Vec::new()
+            }
+            (Act::Quit, _) => {
+                let in_flight = self.in_flight();
+                if in_flight == 0 {
+                    self.quit = true;
+                } else {
+                    self.mode = Mode::Confirm(Confirm::Quit { in_flight });
+                }
+                Vec::new()
+            }
+            (Act::RollbackAll, _) => {
+                self.emergency = Some(Utc::now());
+                vec![Command::RollbackAll {
+                    reason: format!("emergency rollback by {}", self.operator),
+                }]
+            }
+            (Act::Refresh, _) => vec![Command::Refresh { service: None }],
+            (_, None) => Vec::new(),
+            (Act::Deploy, Some(service)) => {
+                self.mode = Mode::Input {
+                    purpose: Input::DeployVersion { service },
+                    buffer: String::new(),
+                };
+                Vec::new()
+            }
+            (Act::Rollback, Some(service)) => vec![Command::Rollback {
+                service,
+                reason: format!("rollback by {}", self.operator),
+            }],
+            (Act::Promote, Some(service)) => {
+                self.mode = Mode::Confirm(Confirm::Promote { service });
+                Vec::new()
+            }
+            (Act::PauseResume, Some(service)) => {
+                let paused = self
+                    .snapshot
+                    .services
+                    .get(&service)
+                    .and_then(|s| s.deployment.as_ref())
+                    .is_some_and(|d| d.state == crate::domain::DeploymentState::Paused);
+                if paused {
+                    vec![Command::Resume { service }]
+                } else {
+                    vec![Command::Pause { service }]
+                }
+            }
+            (Act::WeightUp | Act::WeightDown, Some(service)) => {
+                let now = self.canary_percent(&service).unwrap_or(0);
+                let next = if act == Act::WeightUp {
+                    now.saturating_add(10).min(100)
+                } else {
+                    now.saturating_sub(10)
+                };
+                vec![Command::SetWeight {
+                    service,
+                    canary_percent: next,
+                }]
+            }
+        }
+    }
+
+    fn confirm(&mut self, c: Confirm, key: KeyEvent) -> Vec<Command> {
+        self.mode = Mode::Normal;
+        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+        match c {
+            Confirm::Deploy {
+                service,
+                version,
+                strategy,
+            } if yes => vec![Command::Deploy {
+                service,
+                version,
+                strategy,
+                operator: self.operator.clone(),
+            }],
+            Confirm::Promote { service } if yes => vec![Command::Promote { service }],
+            Confirm::Quit { .. } => match key.code {
+                KeyCode::Char('r') => {
+                    self.quit = true;
+                    vec![Command::RollbackAll {
+                        reason: format!(
+                            "{} quit the console and asked for a rollback",
+                            self.operator
+                        ),
+                    }]
+                }
+                KeyCode::Char('l') => {
+                    self.quit = true;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            _ => {
+                self.message = Some((Level::Info, "cancelled".into()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn submit(&mut self, purpose: Input, text: &str) -> Vec<Command> {
+        match purpose {
+            Input::DeployVersion { service } => self.ask_deploy(service, text, None),
+            Input::Command => self.command(text),
+        }
+    }
+
+    fn ask_deploy(
+        &mut self,
+        service: String,
+        version: &str,
+        strategy: Option<String>,
+    ) -> Vec<Command> {
+        match Version::parse(version) {
+            Ok(version) => {
+                self.mode = Mode::Confirm(Confirm::Deploy {
+                    service,
+                    version,
+                    strategy,
+                });
+            }
+            Err(e) => self.message = Some((Level::Error, e)),
+        }
+        Vec::new()
+    }
+
+    fn command(&mut self, text: &str) -> Vec<Command> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let known = |s: &str| self.services.iter().any(|x| x == s);
+        let err = |app: &mut App, m: String| {
+            app.message = Some((Level::Error, m));
+            Vec::new()
+        };
+        match words.as_slice() {
+            ["q"] | ["quit"] => self.normal(KeyEvent::from(KeyCode::Char('q'))),
+            ["deploy", s, v] if known(s) => self.ask_deploy(s.to_string(), v, None),
+            ["deploy", s, v, strategy] if known(s) => {
+                if self.config.strategies.contains_key(*strategy) {
+                    self.ask_deploy(s.to_string(), v, Some(strategy.to_string()))
+                } else {
+                    err(self, format!("unknown strategy `{strategy}`"))
+                }
+            }
+            ["rollback", s] if known(s) => vec![Command::Rollback {
+                service: s.to_string(),
+                reason: format!("rollback by {}", self.operator),
+            }],
+            ["promote", s] if known(s) => {
+                self.mode = Mode::Confirm(Confirm::Promote {
+                    service: s.to_string(),
+                });
+                Vec::new()
+            }
+            ["weight", s, n] if known(s) => match n.parse::<u8>() {
+                Ok(p) if p <= 100 => vec![Command::SetWeight {
+                    service: s.to_string(),
+                    canary_percent: p,
+                }],
+                _ => err(self, format!("weight `{n}` is not a percentage 0..=100")),
+            },
+            [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
+            _ => err(
+                self,
+                format!("unknown command `{text}`; try deploy SVC VERSION | rollback SVC | promote SVC | weight SVC N | q"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The console: a ratatui app over the in-process engine. Keys become engine commands; engine
+//! events and a one-second tick redraw the screen; the hosts are re-read every few seconds so
+//! what is shown is what the hosts hold.
+
+pub mod app;
+pub mod keymap;
+pub mod theme;
+pub mod ui;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::engine::{Command, Engine};
+use crate::target::ssh::SshPool;
+use app::{App, Level};
+
+/// How often the console re-reads every host.
+const REFRESH: Duration = Duration::from_secs(5);
+
+enum Input {
+    Key(event::KeyEvent),
+    Resize,
+}
+
+pub fn run(config: Arc<Config>, operator: String) -> color_eyre::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(run_async(config, operator))
+}
+
+async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<()> {
+    let remote = Arc::new(SshPool::new(&config));
+    let handle = Engine::start(config.clone(), remote);
+    let mut events = handle.subscribe();
+
+    // Terminal input is blocking; read it on its own thread.
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || loop {
+        let sent = match event::read() {
+            Ok(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => input_tx.send(Input::Key(k)),
+            Ok(TermEvent::Resize(..)) => input_tx.send(Input::Resize),
+            Ok(_) => Ok(()),
+            Err(_) => break,
+        };
+        if sent.is_err() {
+            break;
+        }
+    });
+
+    let mut terminal = ratatui::try_init()?;
+    let theme = theme::Theme::default();
+    let mut app = App::new(config, operator);
+    let _ = handle.send(Command::Refresh { service: None }).await;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut refresh = tokio::time::interval(REFRESH);
+    let mut leaving_after_rollback = false;
+
+    let result: color_eyre::Result<()> = loop {
+        if let Err(e) = terminal.draw(|f| ui::draw(f, &app, &theme, Utc::now())) {
+            break Err(e.into());
+        }
+        tokio::select! {
+            input = input_rx.recv() => match input {
+                Some(Input::Key(k)) => {
+                    let commands = app.on_key(k);
+                    for c in commands {
+                        if matches!(c, Command::RollbackAll { .. }) && app.quit {
+                            leaving_after_rollback = true;
+                            app.quit = false;
+                            app.emergency = Some(Utc::now());
+                        }
+                        if let Err(e) = handle.send(c).await {
+                            app.message = Some((Level::Error, e.to_string()));
+                        }
+                    }
+                }
+                Some(Input::Resize) => {}
+                None => break Ok(()),
+            },
+            e = events.recv() => match e {
+                Ok(e) => {
+                    app.on_event(&e);
+                    // Fold everything queued before drawing again.
+                    while let Ok(e) = events.try_recv() {
+                        app.on_event(&e);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    app.message = Some((Level::Error, format!("{n} events skipped; re-reading hosts")));
+                    let _ = handle.send(Command::Refresh { service: None }).await;
+                }
+                Err(broadcast::error::RecvError::Closed) => break Ok(()),
+            },
+            _ = tick.tick() => {}
+            _ = refresh.tick() => {
+                let _ = handle.send(Command::Refresh { service: None }).await;
+            }
+        }
+        if leaving_after_rollback && app.emergency.is_none() && app.in_flight() == 0 {
+            break Ok(());
+        }
+        if app.quit {
+            break Ok(());
+        }
+    };
+    ratatui::restore();
+    result
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+//! Console tests: keys reach the engine commands they name; screens render from fed events.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+use super::app::{App, Mode};
+use super::keymap::{Act, BINDINGS};
+use super::theme::Theme;
+use super::ui;
+use crate::config::*;
+use crate::domain::{DeploymentState, Version};
+use crate::engine::{Command, Event, EventKind};
+use crate::target::host::StackState;
+
+pub fn test_config() -> Config {
+    let env = |name: &str, approval| Environment {
+        name: name.into(),
+        approval,
+        approvers: vec![],
+        four_eyes: false,
+        theme: None,
+    };
+    let host = |n: u8| Host {
+        name: format!("web-{n}"),
+        address: format!("127.0.0.{}", 10 + n),
+        port: 2222,
+        user: "root".into(),
+        identity_file: None,
+        known_hosts: None,
+        accept_new_host_key: false,
+        backend_address: format!("127.0.0.{}", 10 + n),
+        cloud: None,
+        region: None,
+        environment: "staging".into(),
+        forbidden: false,
+    };
+    let track = |t: &str, port| Track {
+        project: format!("demo-{t}-{{host}}"),
+        compose_file: format!("/srv/{{host}}/{t}.yml"),
+        env_file: None,
+        port,
+    };
+    let svc = Service {
+        name: "demo".into(),
+        hosts: vec!["web-1".into(), "web-2".into(), "web-3".into()],
+        image: "sluice-demo".into(),
+        nginx: Nginx {
+            upstream_file: "/etc/{host}/demo.conf".into(),
+            upstream: "demo_backend".into(),
+            test: "nginx -t".into(),
+            reload: "nginx -s reload".into(),
+        },
+        stable: track("stable", 8081),
+        canary: track("canary", 8082),
+        compose: "docker-compose".into(),
+        health: Health {
+            path: "/health".into(),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            interval: Duration::from_millis(300),
+        },
+        depends_on: vec![],
+        strategy: "canary-auto".into(),
+        trickle: 0,
+    };
+    let mut api = svc.clone();
+    api.name = "api".into();
+    Config {
+        path: PathBuf::from("config/lab.yaml"),
+        store: Store::Local {
+            path: PathBuf::from("/tmp/sluice"),
+        },
+        ssh: Ssh {
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(60),
+        },
+        environments: BTreeMap::from([
+            ("staging".into(), env("staging", Approval::None)),
+            ("production".into(), env("production", Approval::Required)),
+        ]),
+        hosts: (1..=3).map(|n| (format!("web-{n}"), host(n))).collect(),
+        services: BTreeMap::from([("api".into(), api), ("demo".into(), svc)]),
+        strategies: BTreeMap::from([(
+            "canary-auto".into(),
+            Strategy {
+                name: "canary-auto".into(),
+                kind: StrategyKind::Canary {
+                    steps: vec![10, 40, 70],
+                    bake: Duration::from_secs(30),
+                    finally: Finally::Pause,
+                },
+            },
+        )]),
+        analysis: Analysis {
+            provider: Provider::NginxLog,
+            interval: Duration::from_secs(10),
+            window: Duration::from_secs(60),
+            error_rate_max: 0.02,
+            p99_max: Duration::from_secs(1),
+            min_requests: 50,
+            on_inconclusive: OnInconclusive::Pause,
+        },
+    }
+}
+
+fn app() -> App {
+    App::new(Arc::new(test_config()), "alice".into())
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::from(KeyCode::Char(c))
+}
+
+fn at(secs: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_790_000_000 + secs, 0).single().unwrap()
+}
+
+fn ev(secs: i64, deployment: Option<u64>, kind: EventKind) -> Event {
+    Event {
+        at: at(secs),
+        service: "demo".into(),
+        deployment,
+        kind,
+    }
+}
+
+fn running(v: &str) -> StackState {
+    StackState {
+        version: Some(v.into()),
+        running: true,
+        status: "Up 1 minute".into(),
+    }
+}
+
+/// A canary of demo 1.1.0 at step 2/3 (40 %), baking.
+fn mid_bake(app: &mut App) {
+    app.on_event(&ev(
+        0,
+        Some(7),
+        EventKind::DeployStarted {
+            version: "1.1.0".into(),
+            strategy: "canary-auto".into(),
+            operator: "alice".into(),
+            hosts: vec!["web-1".into(), "web-2".into(), "web-3".into()],
+            steps: vec![10, 40, 70],
+        },
+    ));
+    for (from, to) in [
+        (DeploymentState::Pending, DeploymentState::Validating),
+        (DeploymentState::Validating, DeploymentState::Progressing),
+    ] {
+        app.on_event(&ev(1, Some(7), EventKind::State { from, to }));
+    }
+    for h in ["web-1", "web-2", "web-3"] {
+        app.on_event(&ev(
+            2,
+            None,
+            EventKind::HostObserved {
+                host: h.into(),
+                stable_weight: 60,
+                canary_weight: 40,
+                canary_percent: Some(40),
+                stable: running("1.0.0"),
+                canary: running("1.1.0"),
+            },
+        ));
+    }
+    app.on_event(&ev(
+        3,
+        Some(7),
+        EventKind::StepReached {
+            step: 2,
+            of: 3,
+            canary_percent: 40,
+            bake_until: Some(at(33)),
+        },
+    ));
+}
+
+fn render(app: &App, w: u16, h: u16, now: i64) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app, &Theme::default(), at(now)))
+        .unwrap();
+    format!("{}", t.backend())
+}
+
+#[test]
+fn every_binding_reaches_the_command_it_names() {
+    for b in BINDINGS {
+        let mut a = app();
+        a.selected = 1; // demo
+        let cmds = a.on_key(KeyEvent::from(b.keys[0]));
+        match b.act {
+            Act::Rollback => assert!(
+                matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo")
+            ),
+            Act::RollbackAll => {
+                assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]));
+                assert!(a.emergency.is_some());
+            }
+            Act::WeightUp => assert!(matches!(
+                &cmds[..],
+                [Command::SetWeight {
+                    canary_percent: 10,
+                    ..
+                }]
+            )),
+            Act::WeightDown => assert!(matches!(
+                &cmds[..],
+                [Command::SetWeight {
+                    canary_percent: 0,
+                    ..
+                }]
+            )),
+            Act::PauseResume => assert!(matches!(&cmds[..], [Command::Pause { .. }])),
+            Act::Refresh => assert!(matches!(&cmds[..], [Command::Refresh { service: None }])),
+            Act::Promote => assert!(matches!(a.mode, Mode::Confirm(_)) && cmds.is_empty()),
+            Act::Deploy | Act::Command => {
+                assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty())
+            }
+            Act::Help => assert_eq!(a.mode, Mode::Help),
+            Act::Quit => assert!(a.quit),
+            Act::Down | Act::Up => assert!(cmds.is_empty()),
+        }
+    }
+}
+
+#[test]
+fn deploy_asks_for_a_version_then_confirms() {
+    let mut a = app();
+    a.selected = 1;
+    a.on_key(key('d'));
+    for c in "1.2.0".chars() {
+        a.on_key(key(c));
+    }
+    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
+    let cmds = a.on_key(key('y'));
+    assert_eq!(
+        cmds,
+        vec![Command::Deploy {
+            service: "demo".into(),
+            version: Version::parse("1.2.0").unwrap(),
+            strategy: None,
+            operator: "alice".into()
+        }]
+    );
+}
+
+#[test]
+fn a_bad_version_is_refused_with_a_message() {
+    let mut a = app();
+    a.on_key(key('d'));
+    for c in "1 2;x".chars() {
+        a.on_key(key(c));
+    }
+    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a
+        .message
+        .as_ref()
+        .unwrap()
+        .1
+        .contains("not a valid image tag"));
+}
+
+#[test]
+fn quitting_with_rollouts_in_flight_asks_first() {
+    let mut a = app();
+    mid_bake(&mut a);
+    a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(!a.quit);
+    let cmds = a.on_key(key('r'));
+    assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]));
+    assert!(a.quit);
+}
+
+#[test]
+fn command_mode_parses_commands() {
+    let mut a = app();
+    a.on_key(key(':'));
+    for c in "weight demo 25".chars() {
+        a.on_key(key(c));
+    }
+    let cmds = a.on_key(KeyEvent::from(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::SetWeight {
+            service: "demo".into(),
+            canary_percent: 25
+        }]
+    );
+    a.on_key(key(':'));
+    for c in "rollback nope".chars() {
+        a.on_key(key(c));
+    }
+    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
+    assert!(a
+        .message
+        .as_ref()
+        .unwrap()
+        .1
+        .contains("unknown service `nope`"));
+}
+
+#[test]
+fn snapshot_canary_mid_bake_80x24() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    insta::assert_snapshot!(render(&a, 80, 24, 10));
+}
+
+#[test]
+fn snapshot_canary_mid_bake_160x48() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    insta::assert_snapshot!(render(&a, 160, 48, 10));
+}
+
+#[test]
+fn snapshot_emergency_and_stale() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_key(key('!'));
+    a.emergency = Some(at(60));
+    // 60 s later, nothing was re-read: every host row is stale.
+    insta::assert_snapshot!(render(&a, 100, 30, 70));
+}
+
+#[test]
+fn help_lists_exactly_the_bindings() {
+    let mut a = app();
+    a.on_key(key('?'));
+    let screen = render(&a, 120, 30, 0);
+    for b in BINDINGS {
+        assert!(screen.contains(b.help), "help is missing `{}`", b.help);
+    }
+}

@@ -1,0 +1,432 @@
+//! Drawing the console from the app state. No I/O: rendered into a TestBackend in tests.
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Confirm, Input, Level, Mode};
+use super::keymap::BINDINGS;
+use super::theme::Theme;
+use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
+
+/// A host reading older than this is shown as stale.
+const STALE_AFTER_SECS: i64 = 15;
+
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let [header, services, detail, events, bar] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length((app.services.len() as u16 + 3).min(12)),
+        Constraint::Min(6),
+        Constraint::Length(8),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    draw_header(f, header, app, theme, now);
+    draw_services(f, services, app, theme);
+    draw_detail(f, detail, app, theme, now);
+    draw_events(f, events, app, theme);
+    draw_bar(f, bar, app, theme);
+    match &app.mode {
+        Mode::Help => draw_help(f, theme),
+        Mode::Confirm(c) => draw_confirm(f, app, c, theme),
+        Mode::Input { purpose, buffer } => draw_input(f, purpose, buffer, theme),
+        Mode::Normal => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    // One clock for everything on screen (header, events, bake deadlines): UTC.
+    let clock = now.format("%H:%M:%S UTC");
+    let envs: Vec<&str> = app
+        .config()
+        .environments
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let line1 = Line::from(vec![
+        Span::styled("sluice ", theme.title),
+        Span::raw(format!(
+            "{} · {} · {} · ",
+            file_name(&app.config_path),
+            envs.join(","),
+            app.operator
+        )),
+        Span::styled(format!("{} in flight", app.in_flight()), theme.accent),
+        Span::raw(format!(" · {clock}")),
+    ]);
+    let line2 = if let Some(since) = app.emergency {
+        Line::styled(
+            format!(
+                " !!! EMERGENCY ROLLBACK IN PROGRESS since {} — moving every service to stable !!!",
+                since.format("%H:%M:%S")
+            ),
+            theme.critical,
+        )
+    } else {
+        match &app.message {
+            Some((Level::Error, m)) => Line::styled(m.clone(), theme.critical),
+            Some((Level::Info, m)) => Line::styled(m.clone(), theme.ok),
+            None => Line::styled(
+                "weights are read back from the hosts; g re-reads now",
+                theme.muted,
+            ),
+        }
+    };
+    f.render_widget(Paragraph::new(vec![line1, line2]), area);
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn split_of(s: &ServiceSnapshot) -> (String, bool) {
+    let shares: Vec<u8> = s.hosts.values().filter_map(|h| h.canary_percent).collect();
+    match (shares.iter().min(), shares.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => (format!("{}/{}", 100 - lo, lo), false),
+        (Some(lo), Some(hi)) => (format!("{lo}..{hi}%"), true),
+        _ => ("?".into(), false),
+    }
+}
+
+fn versions(s: &ServiceSnapshot) -> (String, String) {
+    let pick = |f: fn(&HostSnapshot) -> Option<&crate::target::host::StackState>| {
+        let mut v: Vec<String> = s
+            .hosts
+            .values()
+            .filter_map(f)
+            .filter(|st| st.running)
+            .filter_map(|st| st.version.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    (pick(|h| h.stable.as_ref()), pick(|h| h.canary.as_ref()))
+}
+
+fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let header =
+        Row::new(["SERVICE", "ENV", "STABLE", "CANARY", "SPLIT s/c", "STATE"]).style(theme.title);
+    let empty = ServiceSnapshot::default();
+    let rows = app.services.iter().enumerate().map(|(i, name)| {
+        let s = app.snapshot.services.get(name).unwrap_or(&empty);
+        let env = app
+            .config()
+            .services
+            .get(name)
+            .and_then(|svc| app.config().service_environment(svc))
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let (split, disagree) = split_of(s);
+        let (stable, canary) = versions(s);
+        let state = match &s.deployment {
+            Some(d) if !d.steps.is_empty() && d.step > 0 => {
+                format!(
+                    "{}/{} {}% {}",
+                    d.step,
+                    d.steps.len(),
+                    d.canary_percent,
+                    d.state
+                )
+            }
+            Some(d) => format!("{}% {}", d.canary_percent, d.state),
+            None => "idle".to_string(),
+        };
+        let state_style = match s.deployment.as_ref().map(|d| d.state) {
+            Some(crate::domain::DeploymentState::Failed) => theme.critical,
+            Some(crate::domain::DeploymentState::RolledBack) => theme.warn,
+            Some(crate::domain::DeploymentState::Succeeded) => theme.ok,
+            Some(_) => theme.accent,
+            None => theme.muted,
+        };
+        let row = Row::new(vec![
+            Cell::from(name.clone()),
+            Cell::from(env),
+            Cell::from(stable).style(theme.stable),
+            Cell::from(canary).style(theme.canary),
+            Cell::from(if disagree {
+                format!("⚠ {split}")
+            } else {
+                split
+            })
+            .style(if disagree { theme.warn } else { Style::new() }),
+            Cell::from(state).style(state_style),
+        ]);
+        if i == app.selected {
+            row.style(theme.selected)
+        } else {
+            row
+        }
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(12),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Min(19),
+        ],
+    )
+    .header(header)
+    .block(Block::default().borders(Borders::ALL).title(" services "));
+    f.render_widget(table, area);
+}
+
+fn age(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> (String, bool) {
+    match at {
+        Some(t) => {
+            let secs = (now - t).num_seconds().max(0);
+            (format!("{secs}s ago"), secs > STALE_AFTER_SECS)
+        }
+        None => ("never".into(), true),
+    }
+}
+
+fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let Some(name) = app.selected_service() else {
+        return;
+    };
+    let production = app
+        .config()
+        .services
+        .get(name)
+        .and_then(|svc| app.config().service_environment(svc))
+        .is_some_and(|e| e.theme.is_some() || e.approval == crate::config::Approval::Required);
+    let empty = ServiceSnapshot::default();
+    let s = app.snapshot.services.get(name).unwrap_or(&empty);
+    let header = Row::new([
+        "HOST",
+        "STABLE w",
+        "CANARY w",
+        "CANARY %",
+        "STABLE STACK",
+        "CANARY STACK",
+        "READ",
+    ])
+    .style(theme.title);
+    let hosts: Vec<String> = app
+        .config()
+        .services
+        .get(name)
+        .map(|svc| svc.hosts.clone())
+        .unwrap_or_default();
+    let none = HostSnapshot::default();
+    let mut rows: Vec<Row> = Vec::new();
+    for h in &hosts {
+        let hs = s.hosts.get(h).unwrap_or(&none);
+        let (read, stale) = age(now, hs.updated_at);
+        let w = |v: Option<u32>| match v {
+            Some(0) => "down".to_string(),
+            Some(n) => n.to_string(),
+            None => "?".to_string(),
+        };
+        let stack = |st: &Option<crate::target::host::StackState>| match st {
+            Some(st) => match &st.version {
+                Some(v) if st.running => v.clone(),
+                Some(v) => format!("{v} stopped"),
+                None => "-".into(),
+            },
+            None => "?".into(),
+        };
+        let style = if hs.error.is_some() {
+            theme.critical
+        } else if stale {
+            theme.muted
+        } else {
+            Style::new()
+        };
+        rows.push(
+            Row::new(vec![
+                h.clone(),
+                w(hs.stable_weight),
+                w(hs.canary_weight),
+                hs.canary_percent.map_or("?".into(), |p| format!("{p} %")),
+                stack(&hs.stable),
+                stack(&hs.canary),
+                if stale { format!("STALE {read}") } else { read },
+            ])
+            .style(style),
+        );
+        if let Some(e) = &hs.error {
+            rows.push(
+                Row::new(vec![format!("  ↳ {}", e.lines().next().unwrap_or(""))])
+                    .style(theme.critical),
+            );
+        }
+    }
+    let mut title = format!(" {name} ");
+    if let Some(d) = &s.deployment {
+        title.push_str(&format!(
+            "· deployment #{} {} by {} ({}) ",
+            d.id, d.version, d.operator, d.strategy
+        ));
+        if let Some(until) = d.bake_until {
+            let left = (until - now).num_seconds().max(0);
+            title.push_str(&format!("· bake {left}s left "));
+        }
+    }
+    let border = if production {
+        theme.production_frame
+    } else {
+        Style::new()
+    };
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(border);
+    if let Some(err) = s.deployment.as_ref().and_then(|d| d.last_error.as_ref()) {
+        block = block.title_bottom(Line::styled(
+            format!(" last error: {} ", err.lines().next().unwrap_or("")),
+            theme.critical,
+        ));
+    }
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(14),
+            Constraint::Length(16),
+            Constraint::Min(10),
+        ],
+    )
+    .header(header)
+    .block(block);
+    f.render_widget(table, area);
+}
+
+fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines: Vec<Line> = app
+        .events
+        .iter()
+        .take(area.height.saturating_sub(2) as usize)
+        .map(|(_, text, alarm)| {
+            if *alarm {
+                Line::styled(text.clone(), theme.critical)
+            } else {
+                Line::raw(text.clone())
+            }
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" events (newest first) "),
+        ),
+        area,
+    );
+}
+
+fn draw_bar(f: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for b in BINDINGS.iter().filter(|b| b.in_bar) {
+        spans.push(Span::styled(format!(" {} ", b.label), theme.accent));
+        spans.push(Span::styled(b.short, theme.muted));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_help(f: &mut Frame, theme: &Theme) {
+    let area = centered(f.area(), 110, BINDINGS.len() as u16 + 2);
+    let lines: Vec<Line> = BINDINGS
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!("{:>6}  ", b.label), theme.accent),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys (any key closes) "),
+        ),
+        area,
+    );
+}
+
+fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
+    let text = match c {
+        Confirm::Deploy { service, version, strategy } => {
+            let svc = app.config().services.get(service);
+            let strategy = strategy.clone().or_else(|| svc.map(|s| s.strategy.clone())).unwrap_or_default();
+            let plan = match app.config().strategies.get(&strategy).map(|s| &s.kind) {
+                Some(crate::config::StrategyKind::Canary { steps, bake, finally }) => format!(
+                    "canary steps {} %, bake {:?} each, then {}",
+                    steps.iter().map(u8::to_string).collect::<Vec<_>>().join(" → "),
+                    bake,
+                    if *finally == crate::config::Finally::Promote { "promote" } else { "pause for a decision" }
+                ),
+                Some(crate::config::StrategyKind::CanaryManual { initial }) => {
+                    format!("manual canary at {initial} %, then you steer with +/-")
+                }
+                _ => strategy.clone(),
+            };
+            format!(
+                "Deploy {service} {version} with {strategy} to {}?\n{plan}\n\n y: deploy    any other key: cancel",
+                svc.map(|s| s.hosts.join(", ")).unwrap_or_default()
+            )
+        }
+        Confirm::Promote { service } => format!(
+            "Promote the canary of {service} to stable on every host?\n\n y: promote    any other key: cancel"
+        ),
+        Confirm::Quit { in_flight } => format!(
+            "{in_flight} rollout(s) in flight.\n\n r: roll them all back to stable and quit\n l: leave the hosts as they are and quit\n any other key: stay"
+        ),
+    };
+    let area = centered(f.area(), 76, 8);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" confirm ")
+                .border_style(theme.warn),
+        ),
+        area,
+    );
+}
+
+fn draw_input(f: &mut Frame, purpose: &Input, buffer: &str, theme: &Theme) {
+    let prompt = match purpose {
+        Input::DeployVersion { service } => format!("deploy {service} version: "),
+        Input::Command => ":".to_string(),
+    };
+    let area = centered(f.area(), 70, 3);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(format!("{prompt}{buffer}▏")).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" enter: ok · esc: cancel ")
+                .border_style(theme.accent),
+        ),
+        area,
+    );
+}

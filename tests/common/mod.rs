@@ -1,0 +1,198 @@
+//! Shared helpers for tests against the local lab (`lab/up.sh`). A test that cannot find the
+//! lab fails with instructions; it never skips.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub const HOSTS: [&str; 3] = ["web-1", "web-2", "web-3"];
+pub const LAB: &str = "/var/lib/sluice-lab";
+
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn lab_config() -> PathBuf {
+    root().join("config/lab.yaml")
+}
+
+/// Take the lab for one test (tests share its hosts), check it runs, and reset it to the
+/// baseline: stable 1.0.0 at 100 % on every host, no canary.
+pub fn lab() -> MutexGuard<'static, ()> {
+    let guard = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    for (i, h) in HOSTS.iter().enumerate() {
+        let addr: SocketAddr = format!("127.0.0.{}:2222", 11 + i).parse().unwrap();
+        if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
+            panic!(
+                "the local lab is not running (no sshd for {h} at {addr}); start it as root with \
+                 `bash lab/up.sh` (or run every test with `bash lab/test.sh`)"
+            );
+        }
+    }
+    let out = Command::new("bash")
+        .arg(root().join("lab/reset.sh"))
+        .output()
+        .expect("run lab/reset.sh");
+    assert!(
+        out.status.success(),
+        "lab/reset.sh failed; re-run `bash lab/up.sh`:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    guard
+}
+
+pub fn sluice(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.arg("--config").arg(config).env("SLUICE_OPERATOR", "test");
+    c
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run sluice");
+    eprintln!(
+        "--- {:?} exit {:?}\n{}{}",
+        cmd,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn upstream_file(host: &str) -> PathBuf {
+    PathBuf::from(format!("{LAB}/hosts/{host}/nginx/conf.d/demo.conf"))
+}
+
+pub fn upstream_text(host: &str) -> String {
+    std::fs::read_to_string(upstream_file(host)).expect("read upstream file")
+}
+
+pub fn host_ip(host: &str) -> String {
+    let n: u32 = host.trim_start_matches("web-").parse().unwrap();
+    format!("127.0.0.{}", 10 + n)
+}
+
+/// (stable weight, canary weight) with 0 for `down`, read from the host's file.
+pub fn weights(host: &str) -> (u32, u32) {
+    let servers = sluice::target::nginx::read_upstream(&upstream_text(host), "demo_backend")
+        .expect("parse upstream");
+    let ip = host_ip(host);
+    let w = |port: u16| {
+        let s = servers
+            .iter()
+            .find(|s| s.addr == format!("{ip}:{port}"))
+            .expect("server in upstream");
+        if s.down {
+            0
+        } else {
+            s.weight
+        }
+    };
+    (w(8081), w(8082))
+}
+
+/// The image tag and whether it runs, for a compose project; None when absent.
+pub fn container(project: &str) -> Option<(String, bool)> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+            "--format",
+            "{{.Image}}|{{.Status}}",
+        ])
+        .output()
+        .expect("docker ps");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next()?;
+    let (image, status) = line.split_once('|')?;
+    let tag = image.rsplit(':').next().unwrap_or("").to_string();
+    Some((tag, status.starts_with("Up")))
+}
+
+pub fn stable_of(host: &str) -> Option<(String, bool)> {
+    container(&format!("demo-stable-{host}"))
+}
+
+pub fn canary_of(host: &str) -> Option<(String, bool)> {
+    container(&format!("demo-canary-{host}"))
+}
+
+/// Assert every host is at stable 100 % with the canary stopped, stable at `version`.
+pub fn assert_baseline(version: &str) {
+    for h in HOSTS {
+        assert_eq!(weights(h), (100, 0), "{h}: weights");
+        assert_eq!(
+            stable_of(h),
+            Some((version.to_string(), true)),
+            "{h}: stable stack"
+        );
+        assert!(
+            canary_of(h).is_none_or(|(_, running)| !running),
+            "{h}: canary should be stopped, is {:?}",
+            canary_of(h)
+        );
+    }
+}
+
+/// A headless deploy whose JSON events are read line by line as they come.
+pub struct Deploy {
+    pub child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl Deploy {
+    pub fn start(config: &Path, args: &[&str]) -> Deploy {
+        let mut child = sluice(config)
+            .arg("deploy")
+            .args(args)
+            .args(["--yes", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice deploy");
+        let stdout = child.stdout.take().expect("stdout");
+        Deploy {
+            child,
+            lines: BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next event, or None at the end of output.
+    pub fn next(&mut self) -> Option<serde_json::Value> {
+        let line = self.lines.next()?.ok()?;
+        eprintln!("event: {line}");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON event per line");
+        self.seen.push(v.clone());
+        Some(v)
+    }
+
+    /// Read events until one of kind `event` arrives (panics at the end of output).
+    pub fn until(&mut self, event: &str) -> serde_json::Value {
+        while let Some(v) = self.next() {
+            if v["event"] == event {
+                return v;
+            }
+        }
+        panic!(
+            "deploy ended before a `{event}` event; saw {:#?}",
+            self.seen
+        );
+    }
+
+    pub fn finish(mut self) -> (Option<i32>, Vec<serde_json::Value>) {
+        while self.next().is_some() {}
+        let status = self.child.wait().expect("wait deploy");
+        (status.code(), self.seen)
+    }
+}
