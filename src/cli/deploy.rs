@@ -10,10 +10,22 @@ use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE};
 use crate::domain::{DeploymentState, Version};
 use crate::engine::{Command, Ctx, Engine, EventKind, Reply};
 
+/// Who is acting: `$SLUICE_OPERATOR`, else the login name.
 pub fn operator() -> String {
-    std::env::var("SLUICE_OPERATOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_string())
+    for var in ["SLUICE_OPERATOR", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.trim().is_empty() {
+                return v;
+            }
+        }
+    }
+    std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 pub async fn run(
