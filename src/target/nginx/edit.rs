@@ -51,6 +51,8 @@ pub enum EditError {
         addr: String,
         param: String,
     },
+    #[error("server {0} is given more than one weight; give each server one")]
+    WeightGivenTwice(String),
     #[error("weight {weight} for {addr} is out of range (0 = no traffic, 1..=1000)")]
     WeightOutOfRange { addr: String, weight: u32 },
     #[error("this would mark every server of upstream {0} down and NGINX would answer only errors; keep at least one server with weight ≥ 1")]
@@ -209,7 +211,10 @@ pub fn set_weights(
         .collect::<Result<_, _>>()?;
     // (span to replace, replacement)
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    for (addr, weight) in weights {
+    for (n, (addr, weight)) in weights.iter().enumerate() {
+        if weights[..n].iter().any(|(a, _)| a == addr) {
+            return Err(EditError::WeightGivenTwice(addr.clone()));
+        }
         if *weight > MAX_WEIGHT {
             return Err(EditError::WeightOutOfRange {
                 addr: addr.clone(),
@@ -460,6 +465,13 @@ http {\n\
         assert!(matches!(e, EditError::Syntax { .. }));
         let e = read_upstream("}", "u").unwrap_err();
         assert!(matches!(e, EditError::Syntax { .. }));
+        let e = set_weights(
+            "upstream u { server a:1 down; server b:1; }",
+            "u",
+            &w(&[("a:1", 1), ("a:1", 1)]),
+        )
+        .unwrap_err();
+        assert_eq!(e, EditError::WeightGivenTwice("a:1".into()));
         let e = set_weights("upstream u { server a:1; }", "u", &w(&[("a:1", 5000)])).unwrap_err();
         assert!(matches!(e, EditError::WeightOutOfRange { .. }));
     }
