@@ -12,7 +12,7 @@ RESET=0
 [ "${1:-}" = "--reset" ] && RESET=1
 
 step "packages"
-pkgs=(openssh-server openssh-client nginx-light docker.io docker-compose curl wrk util-linux)
+pkgs=(openssh-server openssh-client nginx-light docker.io docker-compose curl wrk util-linux tmux)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -133,7 +133,13 @@ pub async fn run(
                     _ => ExitCode::from(EXIT_FAILED),
                 };
             }
-            EventKind::AwaitingDecision { .. } => return ExitCode::from(EXIT_PAUSED),
+            EventKind::AwaitingDecision { .. } => {
+                eprintln!(
+                    "sluice: {service} waits for a decision; the hosts stay as they are. Next: \
+                     `sluice promote {service}`, `sluice weight {service} N` or `sluice rollback {service}`"
+                );
+                return ExitCode::from(EXIT_PAUSED);
+            }
             _ => {}
         }
     }

@@ -19,7 +19,11 @@ pub fn human(e: &Event) -> String {
             } else {
                 format!(
                     " (steps {} %)",
-                    steps.iter().map(u8::to_string).collect::<Vec<_>>().join(" → ")
+                    steps
+                        .iter()
+                        .map(u8::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" → ")
                 )
             };
             format!(
@@ -35,6 +39,7 @@ pub fn human(e: &Event) -> String {
             canary_percent,
             stable,
             canary,
+            ..
         } => format!(
             "{host}: weights stable={} canary={} ({} canary); stable {} , canary {}",
             weight(*stable_weight),
@@ -78,7 +83,7 @@ pub fn human(e: &Event) -> String {
             None => format!("step {step}/{of}: every host at {canary_percent} % canary"),
         },
         EventKind::AwaitingDecision { canary_percent } => format!(
-            "paused at {canary_percent} % canary, waiting for a decision: `sluice promote {s}` or `sluice rollback {s}`"
+            "paused at {canary_percent} % canary, waiting for a decision: promote or roll back"
         ),
         EventKind::HostFailed { host, error } => format!("{host}: FAILED: {error}"),
         EventKind::RollbackStarted { reason } => format!("ROLLBACK: {reason}"),

@@ -33,9 +33,11 @@ pub enum EventKind {
         from: DeploymentState,
         to: DeploymentState,
     },
-    /// What a host really has, read back from it.
+    /// What a host really has, read back from it; `read_at` is when the read started, so an
+    /// observation that raced with a newer change cannot overwrite it.
     HostObserved {
         host: String,
+        read_at: DateTime<Utc>,
         stable_weight: u32,
         canary_weight: u32,
         canary_percent: Option<u8>,

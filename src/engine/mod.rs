@@ -440,9 +440,8 @@ fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
     keys.map(String::as_str).collect::<Vec<_>>().join(", ")
 }
 
-/// Deployment ids start from the clock so that ids from separate runs rarely collide in logs;
-/// the durable journal (a later piece) will hand out ids instead.
+/// Deployment ids count from 1 in each engine; the durable journal (a later piece) will hand
+/// out ids that survive restarts.
 fn initial_id() -> u64 {
-    let secs = chrono::Utc::now().timestamp();
-    u64::try_from(secs).unwrap_or(1).saturating_mul(1000)
+    1
 }

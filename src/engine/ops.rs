@@ -41,6 +41,7 @@ fn lines(failures: &[HostError]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HostView {
     pub host: String,
+    pub read_at: chrono::DateTime<chrono::Utc>,
     pub stable_weight: u32,
     pub canary_weight: u32,
     pub canary_percent: Option<u8>,
@@ -94,6 +95,7 @@ fn collect<T>(
 }
 
 async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostError> {
+    let read_at = chrono::Utc::now();
     let (w, stable, canary) = tokio::join!(
         h.read_weights(),
         h.stack_state(TrackName::Stable),
@@ -102,6 +104,7 @@ async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostError> {
     let w = w?;
     Ok(HostView {
         host: h.host_name().to_string(),
+        read_at,
         stable_weight: w.stable,
         canary_weight: w.canary,
         canary_percent: w.canary_share(),
@@ -118,6 +121,7 @@ pub async fn observe(ctx: &Ctx, svc: &Service, em: &Emitter) -> Result<Vec<HostV
     for v in &views {
         em.emit(EventKind::HostObserved {
             host: v.host.clone(),
+            read_at: v.read_at,
             stable_weight: v.stable_weight,
             canary_weight: v.canary_weight,
             canary_percent: v.canary_percent,

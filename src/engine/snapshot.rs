@@ -81,6 +81,7 @@ impl Snapshot {
             }
             EventKind::HostObserved {
                 host: h,
+                read_at,
                 stable_weight,
                 canary_weight,
                 canary_percent,
@@ -88,13 +89,18 @@ impl Snapshot {
                 canary,
             } => {
                 let hs = host(svc, h);
+                // Stacks are only ever read here, so they always take the latest read.
+                hs.stable = Some(stable.clone());
+                hs.canary = Some(canary.clone());
+                if hs.updated_at.is_some_and(|t| t > *read_at) {
+                    // A newer verified write landed while this read was in flight.
+                    return;
+                }
                 hs.stable_weight = Some(*stable_weight);
                 hs.canary_weight = Some(*canary_weight);
                 hs.canary_percent = *canary_percent;
-                hs.stable = Some(stable.clone());
-                hs.canary = Some(canary.clone());
                 hs.error = None;
-                hs.updated_at = Some(e.at);
+                hs.updated_at = Some(*read_at);
             }
             EventKind::WeightsVerified {
                 host: h,
@@ -102,6 +108,9 @@ impl Snapshot {
                 canary_weight,
                 canary_percent,
             } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.canary_percent = *canary_percent;
+                }
                 let hs = host(svc, h);
                 hs.stable_weight = Some(*stable_weight);
                 hs.canary_weight = Some(*canary_weight);
@@ -222,6 +231,43 @@ mod tests {
         assert_eq!(d.state, DeploymentState::Validating);
         assert_eq!((d.step, d.canary_percent), (1, 10));
         assert_eq!(svc.hosts["web-1"].canary_weight, Some(10));
+    }
+
+    #[test]
+    fn a_read_that_started_before_a_verified_write_does_not_undo_it() {
+        let mut s = Snapshot::default();
+        let t0 = Utc::now();
+        s.apply(&Event {
+            at: t0 + chrono::Duration::milliseconds(50),
+            service: "demo".into(),
+            deployment: Some(1),
+            kind: EventKind::WeightsVerified {
+                host: "web-3".into(),
+                stable_weight: 90,
+                canary_weight: 10,
+                canary_percent: 10,
+            },
+        });
+        let stack = StackState {
+            version: Some("1.0.0".into()),
+            running: true,
+            status: "Up".into(),
+        };
+        s.apply(&Event {
+            at: t0 + chrono::Duration::milliseconds(80),
+            service: "demo".into(),
+            deployment: None,
+            kind: EventKind::HostObserved {
+                host: "web-3".into(),
+                read_at: t0,
+                stable_weight: 100,
+                canary_weight: 0,
+                canary_percent: Some(0),
+                stable: stack.clone(),
+                canary: stack,
+            },
+        });
+        assert_eq!(s.services["demo"].hosts["web-3"].canary_weight, Some(10));
     }
 
     #[test]

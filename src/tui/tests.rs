@@ -164,6 +164,7 @@ fn mid_bake(app: &mut App) {
             None,
             EventKind::HostObserved {
                 host: h.into(),
+                read_at: at(2),
                 stable_weight: 60,
                 canary_weight: 40,
                 canary_percent: Some(40),

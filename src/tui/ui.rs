@@ -16,11 +16,16 @@ use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
 const STALE_AFTER_SECS: i64 = 15;
 
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let hosts = app
+        .selected_service()
+        .and_then(|s| app.config().services.get(s))
+        .map_or(0, |s| s.hosts.len() as u16);
     let [header, services, detail, events, bar] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length((app.services.len() as u16 + 3).min(12)),
-        Constraint::Min(6),
-        Constraint::Length(8),
+        // Each host a row, plus room for one error line under a failing host.
+        Constraint::Length((hosts + 4).clamp(6, 24)),
+        Constraint::Min(5),
         Constraint::Length(1),
     ])
     .areas(f.area());
@@ -127,6 +132,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let (split, disagree) = split_of(s);
         let (stable, canary) = versions(s);
         let state = match &s.deployment {
+            Some(d) if d.state.is_terminal() => d.state.to_string(),
             Some(d) if !d.steps.is_empty() && d.step > 0 => {
                 format!(
                     "{}/{} {}% {}",
