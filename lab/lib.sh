@@ -4,12 +4,19 @@
 LAB=${SLUICE_LAB:-/var/lib/sluice-lab}
 LAB_HOSTS=${LAB_HOSTS:-3}
 STABLE_VERSION=1.0.0
+# sluice logs in as this unprivileged deploy user (in the docker group), as on real hosts.
+DEPLOY_USER=sluice-deploy
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
 
 host_ip() { echo "127.0.0.$((10 + $1))"; }
 host_dir() { echo "$LAB/hosts/web-$1"; }
+
+as_deploy() { runuser -u "$DEPLOY_USER" -- "$@"; }
+
+# Files sluice writes (upstream files, backups, env files) belong to the deploy user.
+give() { chown -R "$DEPLOY_USER:$DEPLOY_USER" "$@"; }
 
 nginx_args() { echo "-p $(host_dir "$1")/nginx/ -c nginx.conf -e logs/error.log"; }
 
@@ -33,20 +40,25 @@ upstream demo_backend {
     keepalive 16;
 }
 CONF
+    give "$(host_dir "$1")/nginx/conf.d/demo.conf.lab-new"
     mv -f "$(host_dir "$1")/nginx/conf.d/demo.conf.lab-new" "$(host_dir "$1")/nginx/conf.d/demo.conf"
 }
 
 write_env() { # N TRACK VERSION
     printf 'SLUICE_VERSION=%s\n' "$3" > "$(host_dir "$1")/srv/demo/demo-$2-web-$1.env"
+    give "$(host_dir "$1")/srv/demo/demo-$2-web-$1.env"
 }
 
-start_nginx() { # N: start, or reload when running
-    local n=$1
+start_nginx() { # N: start (as the deploy user), or reload when running
+    local n=$1 pidf; pidf="$(host_dir "$n")/nginx/logs/nginx.pid"
+    if alive "$pidf" && [ "$(stat -c %U "/proc/$(cat "$pidf")")" != "$DEPLOY_USER" ]; then
+        kill "$(cat "$pidf")"; sleep 0.3   # an nginx of an older lab that ran as root
+    fi
     # shellcheck disable=SC2046
-    if alive "$(host_dir "$n")/nginx/logs/nginx.pid"; then
-        nginx $(nginx_args "$n") -s reload
+    if alive "$pidf"; then
+        as_deploy nginx $(nginx_args "$n") -s reload
     else
-        nginx $(nginx_args "$n")
+        as_deploy nginx $(nginx_args "$n")
     fi
 }
 

@@ -27,6 +27,16 @@ else
 fi
 mkdir -p "$LAB/ssh" "$LAB/hosts" /run/sshd
 
+step "deploy user"
+if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
+    # Password "*": no password login, but not "locked" (sshd without PAM refuses locked accounts).
+    useradd --system --shell /bin/sh --home-dir "$LAB/home" --groups docker --password "*" "$DEPLOY_USER" \
+        || die "cannot create the user $DEPLOY_USER"
+fi
+mkdir -p "$LAB/home"
+give "$LAB/home"
+echo "$DEPLOY_USER (shell /bin/sh, group docker)"
+
 step "docker"
 if ! docker info >/dev/null 2>&1; then
     echo "starting dockerd (log: $LAB/dockerd.log)"
@@ -60,6 +70,7 @@ for n in $(seq 1 "$LAB_HOSTS"); do
     ip=$(host_ip "$n"); d=$(host_dir "$n")
     step "host web-$n ($ip)"
     mkdir -p "$d/nginx/conf.d" "$d/nginx/logs" "$d/nginx/tmp" "$d/srv/demo"
+    give "$d/nginx" "$d/srv"
     [ -f "$d/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N "" -C "web-$n" -f "$d/ssh_host_ed25519_key"
     echo "[$ip]:2222 $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" >> "$LAB/ssh/known_hosts.new"
     cat > "$d/sshd_config" <<CONF
@@ -67,7 +78,8 @@ ListenAddress $ip:2222
 HostKey $d/ssh_host_ed25519_key
 PidFile $d/sshd.pid
 AuthorizedKeysFile $LAB/ssh/authorized_keys
-PermitRootLogin prohibit-password
+AllowUsers $DEPLOY_USER
+PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -84,8 +96,7 @@ CONF
     fi
 
     cat > "$d/nginx/nginx.conf" <<CONF
-# nginx of lab host web-$n (prefix $d/nginx/).
-user root;
+# nginx of lab host web-$n (prefix $d/nginx/), run by $DEPLOY_USER.
 worker_processes 1;
 pid logs/nginx.pid;
 events { worker_connections 1024; }
@@ -116,7 +127,8 @@ CONF
         write_upstream "$n"
     fi
     # shellcheck disable=SC2046
-    nginx $(nginx_args "$n") -t -q || die "nginx config of web-$n is invalid"
+    give "$d/nginx"
+    as_deploy nginx $(nginx_args "$n") -t -q || die "nginx config of web-$n is invalid"
     start_nginx "$n"
 
     for track in stable canary; do
@@ -137,6 +149,7 @@ services:
       DEMO_TRACK: "$track"
 CONF
     done
+    give "$d/srv"
     if [ ! -f "$d/srv/demo/demo-stable-web-$n.env" ] || [ "$RESET" = 1 ]; then
         write_env "$n" stable "$STABLE_VERSION"
     fi
@@ -152,9 +165,11 @@ step "verify"
 for n in $(seq 1 "$LAB_HOSTS"); do
     ip=$(host_ip "$n")
     ssh -q -i "$LAB/ssh/lab_key" -o UserKnownHostsFile="$LAB/ssh/known_hosts" -o StrictHostKeyChecking=yes \
-        -o BatchMode=yes -o ConnectTimeout=5 -p 2222 "root@$ip" true || die "ssh to web-$n ($ip:2222) failed"
+        -o BatchMode=yes -o ConnectTimeout=5 -p 2222 "$DEPLOY_USER@$ip" \
+        'docker ps -q >/dev/null && flock --version >/dev/null && curl --version >/dev/null' \
+        || die "ssh to $DEPLOY_USER@web-$n ($ip:2222), or docker/flock/curl there, failed"
     wait_http "http://$ip:8080/" 20 || die "http://$ip:8080/ does not answer; see $(host_dir "$n")/nginx/logs/error.log"
-    printf 'web-%s  ssh root@%s -p 2222 ok   http://%s:8080/ -> %s' "$n" "$ip" "$ip" "$(curl -fsS -m 2 "http://$ip:8080/")"
+    printf 'web-%s  ssh %s@%s -p 2222 ok   http://%s:8080/ -> %s' "$n" "$DEPLOY_USER" "$ip" "$ip" "$(curl -fsS -m 2 "http://$ip:8080/")"
     echo
 done
 

@@ -93,7 +93,7 @@ fn an_unreachable_host_is_named_in_the_error() {
     assert!(matches!(err, RemoteError::Connect { .. }), "{err}");
     let msg = err.to_string();
     assert!(
-        msg.contains("host web-3") && msg.contains("root@127.0.0.13:2299"),
+        msg.contains("host web-3") && msg.contains("sluice-deploy@127.0.0.13:2299"),
         "{msg}"
     );
 }

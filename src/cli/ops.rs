@@ -1,5 +1,6 @@
 //! Headless subcommands that act on hosts: deploy, status, rollback, promote, weight.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -102,14 +103,20 @@ pub(super) fn known<'a>(ctx: &'a Ctx, service: &str) -> Option<&'a crate::config
 }
 
 pub(super) fn print_event(e: &Event, json: bool) {
-    if json {
+    let line = if json {
         match serde_json::to_string(e) {
-            Ok(line) => println!("{line}"),
-            Err(err) => eprintln!("sluice: cannot encode event: {err}"),
+            Ok(line) => line,
+            Err(err) => {
+                eprintln!("sluice: cannot encode event: {err}");
+                return;
+            }
         }
     } else {
-        println!("{}", human(e));
-    }
+        human(e)
+    };
+    // A reader that went away (`| head`) must not stop the operation it was watching.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
 /// Run `op` with an emitter whose events are printed as they come.

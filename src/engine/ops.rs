@@ -196,7 +196,8 @@ pub async fn validate(
     })
 }
 
-/// Set the split on every host in parallel; each host is verified by reading its file back.
+/// Set the split on every host in parallel; each host is verified by reading its file back,
+/// and refuses the change when the track that will carry traffic fails its health check.
 pub async fn set_split(
     ctx: &Ctx,
     svc: &Service,
@@ -205,7 +206,13 @@ pub async fn set_split(
 ) -> Result<(), OpError> {
     let hosts = ctx.hosts(svc);
     let results = join_all(hosts.iter().map(|h| async move {
-        let w = apply_with_retry(h, split).await?;
+        // Never send traffic to a track that does not answer its health check right now.
+        let guard = if split.canary_percent() > 0 {
+            TrackName::Canary
+        } else {
+            TrackName::Stable
+        };
+        let w = apply_with_retry(h, split, Some(guard)).await?;
         em.emit(EventKind::WeightsVerified {
             host: h.host_name().to_string(),
             stable_weight: w.stable,
@@ -227,10 +234,11 @@ pub async fn set_split(
 async fn apply_with_retry(
     h: &ServiceOnHost<'_>,
     split: Split,
+    guard: Option<TrackName>,
 ) -> Result<crate::domain::TrackWeights, HostError> {
     let mut attempt = 0;
     loop {
-        match h.apply_split(split).await {
+        match h.apply_split_guarded(split, guard).await {
             Err(HostError::Conflict { .. }) if attempt < 3 => attempt += 1,
             r => return r,
         }
@@ -308,6 +316,22 @@ pub async fn rollback(
     let results = join_all(hosts.iter().map(|h| {
         let never = &never;
         async move {
+            // Fast path: stable answers its health check, so move traffic now (two round trips).
+            if stable_version.is_none() {
+                match apply_with_retry(h, Split::STABLE, Some(TrackName::Stable)).await {
+                    Ok(w) => {
+                        em.emit(EventKind::WeightsVerified {
+                            host: h.host_name().to_string(),
+                            stable_weight: w.stable,
+                            canary_weight: w.canary,
+                            canary_percent: 0,
+                        });
+                        return Ok(h.host_name().to_string());
+                    }
+                    Err(HostError::Unhealthy { .. }) => {} // bring stable back first, below
+                    Err(e) => return Err(e),
+                }
+            }
             let st = h.stack_state(TrackName::Stable).await?;
             let wrong_version =
                 stable_version.is_some_and(|v| st.version.as_deref() != Some(v.as_str()));
@@ -328,7 +352,7 @@ pub async fn rollback(
                 h.stack_up(TrackName::Stable, &version).await?;
                 h.health(TrackName::Stable, never).await?;
             }
-            let w = apply_with_retry(h, Split::STABLE).await?;
+            let w = apply_with_retry(h, Split::STABLE, None).await?;
             em.emit(EventKind::WeightsVerified {
                 host: h.host_name().to_string(),
                 stable_weight: w.stable,

@@ -38,6 +38,12 @@ pub enum HostError {
         service: String,
         file: String,
     },
+    #[error("host {host}, service {service}: the {track} track does not answer its health check; traffic was not moved")]
+    Unhealthy {
+        host: String,
+        service: String,
+        track: TrackName,
+    },
     #[error("host {host}, service {service}: {message}")]
     Op {
         host: String,
@@ -50,7 +56,9 @@ impl HostError {
     pub fn host(&self) -> &str {
         match self {
             HostError::Remote(e) => e.host(),
-            HostError::Op { host, .. } | HostError::Conflict { host, .. } => host,
+            HostError::Op { host, .. }
+            | HostError::Conflict { host, .. }
+            | HostError::Unhealthy { host, .. } => host,
         }
     }
 }
@@ -184,6 +192,18 @@ impl<'a> ServiceOnHost<'a> {
     /// failure the backup is restored (and nginx reloaded if it had been), so the host is left
     /// as it was.
     pub async fn apply_split(&self, split: Split) -> Result<TrackWeights, HostError> {
+        self.apply_split_guarded(split, None).await
+    }
+
+    /// As [`apply_split`](Self::apply_split), but first (inside the same remote script, under
+    /// the lock) check that `guard`'s track answers its health check; if it does not, nothing
+    /// is changed and [`HostError::Unhealthy`] is returned. A rollback uses this to move
+    /// traffic in two round trips without first asking docker whether stable runs.
+    pub async fn apply_split_guarded(
+        &self,
+        split: Split,
+        guard: Option<TrackName>,
+    ) -> Result<TrackWeights, HostError> {
         let want = split.weights(self.service.trickle);
         let text = self.read_upstream_text().await?;
         if self.weights_in(&text)? == want {
@@ -198,9 +218,22 @@ impl<'a> ServiceOnHost<'a> {
             ],
         )
         .map_err(|e| self.err(format!("cannot edit {}: {e}", self.paths.upstream_file)))?;
+        let precheck = match guard {
+            Some(t) => format!(
+                "curl -fsS -m {:.1} -o /dev/null {} >/dev/null 2>&1 || exit 15",
+                self.service.health.timeout.as_secs_f64().max(0.1),
+                quote(&format!(
+                    "http://{}{}",
+                    self.server_addr(t),
+                    self.service.health.path
+                ))
+            ),
+            None => ":".to_string(),
+        };
         let script = apply_script(
             &self.paths.upstream_file,
             &hex(&Sha256::digest(text.as_bytes())),
+            &precheck,
             &self.paths.test,
             &self.paths.reload,
         );
@@ -227,6 +260,13 @@ impl<'a> ServiceOnHost<'a> {
                     self.paths.test,
                     out.tail(3)
                 )))
+            }
+            15 => {
+                return Err(HostError::Unhealthy {
+                    host: self.host.name.clone(),
+                    service: self.service.name.clone(),
+                    track: guard.unwrap_or(TrackName::Stable),
+                })
             }
             12 => {
                 return Err(self.err(format!(
@@ -422,11 +462,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The host-side half of a weight change. Exit codes: 10 the file changed since it was read,
-/// 11 the test command rejected it, 12 reload failed, 14 another writer holds the lock; any
+/// 11 the test command rejected it, 12 reload failed, 14 another writer holds the lock, 15 the
+/// precheck (health of the track about to take traffic) failed; any
 /// failure restores the backup. The whole check-and-swap holds an flock on a lock file beside
 /// the upstream file, so two writers (a stuck step and an emergency rollback) serialize and the
 /// later one sees the earlier one's change through the hash check.
-fn apply_script(file: &str, expected_sha: &str, test: &str, reload: &str) -> String {
+fn apply_script(
+    file: &str,
+    expected_sha: &str,
+    precheck: &str,
+    test: &str,
+    reload: &str,
+) -> String {
     let f = quote(file);
     format!(
         r#"set -u
@@ -434,6 +481,7 @@ f={f}; new="$f.sluice-new"; bak="$f.sluice-bak"
 exec 9>>"$f.sluice-lock" && flock -w 30 9 || exit 14
 cat > "$new" || {{ rm -f "$new"; exit 13; }}
 if [ "$(sha256sum < "$f" | cut -d' ' -f1)" != {expected_sha} ]; then rm -f "$new"; exit 10; fi
+{precheck} || {{ rm -f "$new"; exit 15; }}
 cp -p "$f" "$bak" || {{ rm -f "$new"; exit 13; }}
 chmod --reference="$bak" "$new" 2>/dev/null || true
 mv -f "$new" "$f" || {{ rm -f "$new"; exit 13; }}
@@ -465,7 +513,7 @@ mod tests {
 
     #[test]
     fn apply_script_quotes_the_path() {
-        let s = apply_script("/x/it's.conf", "ab", "nginx -t", "nginx -s reload");
+        let s = apply_script("/x/it's.conf", "ab", ":", "nginx -t", "nginx -s reload");
         assert!(s.contains(r#"f='/x/it'\''s.conf'"#));
     }
 }
