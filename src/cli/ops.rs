@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{deploy, output::human, Cmd, EXIT_FAILED, EXIT_USAGE};
 use crate::config::Config;
-use crate::domain::Split;
+use crate::domain::{weight_label, Split};
 use crate::engine::{ops, Ctx, Emitter, Event};
 use crate::target::ssh::SshPool;
 
@@ -245,12 +245,12 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
                     "{:<12} {:<10} {:>7} {:>7} {:>8}  {:<24} {:<24}",
                     s,
                     h.host,
-                    w(h.stable_weight),
-                    w(h.canary_weight),
+                    weight_label(h.stable_weight),
+                    weight_label(h.canary_weight),
                     h.canary_percent
                         .map_or("none".to_string(), |p| format!("{p} %")),
-                    stack(&h.stable),
-                    stack(&h.canary)
+                    h.stable.label(),
+                    h.canary.label()
                 ),
                 Err(e) => println!("{s:<12} ERROR: {e}"),
             }
@@ -260,21 +260,5 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-fn w(weight: u32) -> String {
-    if weight == 0 {
-        "down".into()
-    } else {
-        weight.to_string()
-    }
-}
-
-fn stack(s: &crate::target::host::StackState) -> String {
-    match &s.version {
-        Some(v) if s.running => v.clone(),
-        Some(v) => format!("{v} (stopped)"),
-        None => "-".into(),
     }
 }

@@ -1,5 +1,6 @@
 //! How events read to a person on a terminal.
 
+use crate::domain::weight_label;
 use crate::engine::{Event, EventKind};
 
 /// One line for an event, for the headless CLI and the console's events pane.
@@ -42,8 +43,8 @@ pub fn human(e: &Event) -> String {
             ..
         } => format!(
             "{host}: weights stable={} canary={} ({} canary); stable {} , canary {}",
-            weight(*stable_weight),
-            weight(*canary_weight),
+            weight_label(*stable_weight),
+            weight_label(*canary_weight),
             canary_percent.map_or("no traffic".to_string(), |p| format!("{p} %")),
             stack(stable),
             stack(canary)
@@ -62,8 +63,8 @@ pub fn human(e: &Event) -> String {
             canary_percent,
         } => format!(
             "{host}: verified stable={} canary={} → {canary_percent} % canary",
-            weight(*stable_weight),
-            weight(*canary_weight)
+            weight_label(*stable_weight),
+            weight_label(*canary_weight)
         ),
         EventKind::StepStarted {
             step,
@@ -96,14 +97,6 @@ pub fn human(e: &Event) -> String {
         EventKind::Info { message } => message.clone(),
     };
     format!("{t} {s}: {body}")
-}
-
-fn weight(w: u32) -> String {
-    if w == 0 {
-        "down".to_string()
-    } else {
-        w.to_string()
-    }
 }
 
 fn stack(s: &crate::target::host::StackState) -> String {

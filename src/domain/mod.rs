@@ -5,5 +5,5 @@ pub mod split;
 pub mod state;
 
 pub use release::Version;
-pub use split::{Split, TrackWeights};
+pub use split::{weight_label, Split, TrackWeights};
 pub use state::{DeploymentState, InvalidTransition, Transition};

@@ -67,6 +67,15 @@ impl TrackWeights {
     }
 }
 
+/// How a weight reads to a person: `down` for 0 (no traffic), else the number.
+pub fn weight_label(w: u32) -> String {
+    if w == 0 {
+        "down".to_string()
+    } else {
+        w.to_string()
+    }
+}
+
 impl std::fmt::Display for Split {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.stable_percent(), self.canary)

@@ -73,6 +73,17 @@ pub struct StackState {
     pub status: String,
 }
 
+impl StackState {
+    /// The version, marked when stopped; `-` when there is no container.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) if self.running => v.clone(),
+            Some(v) => format!("{v} (stopped)"),
+            None => "-".into(),
+        }
+    }
+}
+
 pub struct ServiceOnHost<'a> {
     remote: &'a dyn Remote,
     host: &'a Host,

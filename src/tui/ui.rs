@@ -230,18 +230,9 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
     for h in &hosts {
         let hs = s.hosts.get(h).unwrap_or(&none);
         let (read, stale) = age(now, hs.updated_at);
-        let w = |v: Option<u32>| match v {
-            Some(0) => "down".to_string(),
-            Some(n) => n.to_string(),
-            None => "?".to_string(),
-        };
-        let stack = |st: &Option<crate::target::host::StackState>| match st {
-            Some(st) => match &st.version {
-                Some(v) if st.running => v.clone(),
-                Some(v) => format!("{v} stopped"),
-                None => "-".into(),
-            },
-            None => "?".into(),
+        let w = |v: Option<u32>| v.map_or("?".to_string(), crate::domain::weight_label);
+        let stack = |st: &Option<crate::target::host::StackState>| {
+            st.as_ref().map_or("?".to_string(), |s| s.label())
         };
         let style = if hs.error.is_some() {
             theme.critical

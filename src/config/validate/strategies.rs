@@ -1,0 +1,137 @@
+//! The `strategies` map.
+
+use super::*;
+
+pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
+    let Some(n) = n else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, body) in map_entries(v, n, "strategies") {
+        let valid_name = v.name(k, "strategy name");
+        let name = valid_name.clone().unwrap_or_else(|| key_text(k));
+        let what = format!("strategy {name}");
+        let Some(f) = v.fields(
+            body,
+            &what,
+            &[
+                "kind", "steps", "bake", "finally", "initial", "verify", "batch",
+            ],
+        ) else {
+            continue;
+        };
+        let Some(kind_node) = v.require(&f, "kind", &what) else {
+            continue;
+        };
+        let Some(kind) = v.string(kind_node, "kind") else {
+            continue;
+        };
+        let allowed: &[&str] = match kind.as_str() {
+            "canary" => &["kind", "steps", "bake", "finally"],
+            "canary-manual" => &["kind", "initial"],
+            "blue-green" => &["kind", "verify"],
+            "rolling" => &["kind", "batch", "bake"],
+            other => {
+                v.err(kind_node, format!("kind `{other}` is unknown; use canary, canary-manual, blue-green or rolling"));
+                continue;
+            }
+        };
+        for (key, key_node, _) in &f.entries {
+            if !allowed.contains(key) {
+                v.err(
+                    key_node,
+                    format!(
+                        "`{key}` does not apply to a {kind} strategy; its keys are: {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        let kind = match kind.as_str() {
+            "canary" => {
+                let steps = v
+                    .require(&f, "steps", &what)
+                    .map(|s| steps(v, s))
+                    .unwrap_or_default();
+                let bake = v
+                    .require(&f, "bake", &what)
+                    .and_then(|b| v.duration(b, "bake"))
+                    .unwrap_or_default();
+                let finally = match f
+                    .get("finally")
+                    .and_then(|n| v.string(n, "finally").map(|s| (s, n)))
+                {
+                    None => Finally::Pause,
+                    Some((s, _)) if s == "pause" => Finally::Pause,
+                    Some((s, _)) if s == "promote" => Finally::Promote,
+                    Some((s, n)) => {
+                        v.err(n, format!("finally `{s}` is unknown; use pause or promote"));
+                        Finally::Pause
+                    }
+                };
+                StrategyKind::Canary {
+                    steps,
+                    bake,
+                    finally,
+                }
+            }
+            "canary-manual" => StrategyKind::CanaryManual {
+                initial: v.opt(&f, "initial", 10, |v, n| {
+                    v.int(n, "initial weight", 0, 100).map(|x| x as u8)
+                }),
+            },
+            "blue-green" => StrategyKind::BlueGreen {
+                verify: v.opt(&f, "verify", Duration::from_secs(60), |v, n| {
+                    v.duration(n, "verify")
+                }),
+            },
+            _ => StrategyKind::Rolling {
+                batch: v.opt(&f, "batch", 1, |v, n| {
+                    v.int(n, "batch", 1, 10_000).map(|x| x as u32)
+                }),
+                bake: v.opt(&f, "bake", Duration::from_secs(20), |v, n| {
+                    v.duration(n, "bake")
+                }),
+            },
+        };
+        if valid_name.is_some() {
+            out.push(Strategy { name, kind });
+        }
+    }
+    out
+}
+
+pub(super) fn steps(v: &mut V, n: &Node) -> Vec<u8> {
+    let Value::Seq(items) = &n.value else {
+        v.err(
+            n,
+            format!(
+                "steps must be a list of percentages such as [10, 40, 70], found {}",
+                n.value.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    if items.is_empty() {
+        v.err(
+            n,
+            "steps is empty; list at least one percentage, e.g. [10, 40, 70]",
+        );
+    }
+    let mut out: Vec<u8> = Vec::new();
+    for i in items {
+        let Some(p) = v.int(i, "canary step (percent)", 1, 100) else {
+            continue;
+        };
+        let p = p as u8;
+        if let Some(prev) = out.last() {
+            if p <= *prev {
+                v.err(
+                    i,
+                    format!("canary steps must increase: {p} comes after {prev}"),
+                );
+                continue;
+            }
+        }
+        out.push(p);
+    }
+    out
+}
