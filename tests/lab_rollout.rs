@@ -224,3 +224,44 @@ fn host_with_unknown_key_is_refused_before_anything_changes() {
     assert_eq!(before, after);
     assert_baseline("1.0.0");
 }
+
+#[test]
+fn promote_command_makes_a_paused_canary_the_new_stable() {
+    let _lab = lab();
+    let out = run(sluice(&lab_config()).args([
+        "deploy",
+        "demo",
+        "--version",
+        "2.0.0",
+        "--strategy",
+        "canary-manual",
+        "--yes",
+    ]));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sluice promote demo"));
+    let out = run(sluice(&lab_config()).args(["promote", "demo"]));
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("promoted: 2.0.0 is the new stable"));
+    assert_baseline("2.0.0");
+    // Nothing left to promote: a clear refusal, nothing moves.
+    let out = run(sluice(&lab_config()).args(["promote", "demo"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to promote"));
+    assert_baseline("2.0.0");
+}
+
+#[test]
+fn deploying_the_running_version_is_a_no_op_that_says_so() {
+    let _lab = lab();
+    let before: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
+    let (code, events) = Deploy::start(&lab_config(), &["demo", "--version", "1.0.0"]).finish();
+    assert_eq!(code, Some(0));
+    assert!(events.iter().any(|e| e["event"] == "info"
+        && e["message"]
+            .as_str()
+            .unwrap()
+            .contains("already runs 1.0.0")));
+    assert!(!events.iter().any(|e| e["event"] == "stack-started"));
+    let after: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
+    assert_eq!(before, after);
+}

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::keymap::{lookup, Act};
+use super::theme::{Theme, Themes};
 use crate::config::Config;
 use crate::domain::Version;
 use crate::engine::{Command, Event, EventKind, Snapshot};
@@ -65,6 +66,8 @@ pub struct App {
     pub emergency: Option<DateTime<Utc>>,
     pub message: Option<(Level, String)>,
     pub quit: bool,
+    pub themes: Themes,
+    pub theme: Theme,
     config: std::sync::Arc<Config>,
 }
 
@@ -81,8 +84,25 @@ impl App {
             emergency: None,
             message: None,
             quit: false,
+            themes: Themes::built_in(),
+            theme: Theme::default(),
             config,
         }
+    }
+
+    /// Use `themes` (e.g. with a directory's themes added) and switch to `name`.
+    pub fn set_themes(&mut self, themes: Themes, name: &str) -> Result<(), String> {
+        self.themes = themes;
+        self.theme = self.themes.get(name)?;
+        Ok(())
+    }
+
+    /// The theme an environment asks for (production's red frame), else the current one.
+    pub fn theme_for_env(&self, env: Option<&str>) -> Theme {
+        env.and_then(|e| self.config.environments.get(e))
+            .and_then(|e| e.theme.as_deref())
+            .and_then(|t| self.themes.get(t).ok())
+            .unwrap_or_else(|| self.theme.clone())
     }
 
     pub fn config(&self) -> &Config {
@@ -335,6 +355,14 @@ impl App {
         };
         match words.as_slice() {
             ["q"] | ["quit"] => self.normal(KeyEvent::from(KeyCode::Char('q'))),
+            ["theme", name] => match self.themes.get(name) {
+                Ok(t) => {
+                    self.theme = t;
+                    self.message = Some((Level::Info, format!("theme {name}")));
+                    Vec::new()
+                }
+                Err(e) => err(self, e),
+            },
             ["deploy", s, v] if known(s) => self.ask_deploy(s.to_string(), v, None),
             ["deploy", s, v, strategy] if known(s) => {
                 if self.config.strategies.contains_key(*strategy) {
@@ -363,7 +391,7 @@ impl App {
             [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
             _ => err(
                 self,
-                format!("unknown command `{text}`; try deploy SVC VERSION | rollback SVC | promote SVC | weight SVC N | q"),
+                format!("unknown command `{text}`; try deploy SVC VERSION | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
             ),
         }
     }

@@ -52,15 +52,25 @@ async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<
     });
 
     let mut terminal = ratatui::try_init()?;
-    let theme = theme::Theme::default();
     let mut app = App::new(config, operator);
+    // Themes: the built-in ones plus ./themes (and $SLUICE_THEMES); $SLUICE_THEME picks one.
+    let dir =
+        std::env::var_os("SLUICE_THEMES").map_or_else(|| "themes".into(), std::path::PathBuf::from);
+    let (themes, problems) = theme::Themes::with_dir(&dir);
+    let wanted = std::env::var("SLUICE_THEME").unwrap_or_else(|_| "dark".into());
+    if let Err(e) = app.set_themes(themes, &wanted) {
+        app.message = Some((Level::Error, e));
+    }
+    if let Some(p) = problems.first() {
+        app.message = Some((Level::Error, format!("theme file skipped: {p}")));
+    }
     let _ = handle.send(Command::Refresh { service: None }).await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut refresh = tokio::time::interval(REFRESH);
     let mut leaving_after_rollback = false;
 
     let result: color_eyre::Result<()> = loop {
-        if let Err(e) = terminal.draw(|f| ui::draw(f, &app, &theme, Utc::now())) {
+        if let Err(e) = terminal.draw(|f| ui::draw(f, &app, Utc::now())) {
             break Err(e.into());
         }
         tokio::select! {

@@ -12,7 +12,6 @@ use ratatui::Terminal;
 
 use super::app::{App, Mode};
 use super::keymap::{Act, BINDINGS};
-use super::theme::Theme;
 use super::ui;
 use crate::config::*;
 use crate::domain::{DeploymentState, Version};
@@ -187,8 +186,7 @@ fn mid_bake(app: &mut App) {
 
 fn render(app: &App, w: u16, h: u16, now: i64) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app, &Theme::default(), at(now)))
-        .unwrap();
+    t.draw(|f| ui::draw(f, app, at(now))).unwrap();
     format!("{}", t.backend())
 }
 
@@ -335,6 +333,34 @@ fn snapshot_emergency_and_stale() {
     a.emergency = Some(at(60));
     // 60 s later, nothing was re-read: every host row is stale.
     insta::assert_snapshot!(render(&a, 100, 30, 70));
+}
+
+#[test]
+fn theme_command_switches_and_refuses_unknown_names() {
+    let mut a = app();
+    a.on_key(key(':'));
+    for c in "theme high-contrast".chars() {
+        a.on_key(key(c));
+    }
+    a.on_key(KeyEvent::from(KeyCode::Enter));
+    assert_eq!(a.theme.name, "high-contrast");
+    a.on_key(key(':'));
+    for c in "theme nope".chars() {
+        a.on_key(key(c));
+    }
+    a.on_key(KeyEvent::from(KeyCode::Enter));
+    assert_eq!(a.theme.name, "high-contrast");
+    assert!(a.message.as_ref().unwrap().1.contains("no theme `nope`"));
+}
+
+#[test]
+fn production_services_get_their_environment_theme_frame() {
+    let mut cfg = test_config();
+    cfg.environments.get_mut("staging").unwrap().theme = Some("red-alert".into());
+    let a = App::new(Arc::new(cfg), "alice".into());
+    let t = a.theme_for_env(Some("staging"));
+    assert_eq!(t.name, "red-alert");
+    assert_eq!(a.theme_for_env(Some("production")).name, "dark");
 }
 
 #[test]

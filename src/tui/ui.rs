@@ -15,7 +15,8 @@ use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
 /// A host reading older than this is shown as stale.
 const STALE_AFTER_SECS: i64 = 15;
 
-pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: DateTime<Utc>) {
+pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
+    let theme = &app.theme;
     let hosts = app
         .selected_service()
         .and_then(|s| app.config().services.get(s))
@@ -201,12 +202,14 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
     let Some(name) = app.selected_service() else {
         return;
     };
-    let production = app
+    let env = app
         .config()
         .services
         .get(name)
-        .and_then(|svc| app.config().service_environment(svc))
-        .is_some_and(|e| e.theme.is_some() || e.approval == crate::config::Approval::Required);
+        .and_then(|svc| app.config().service_environment(svc));
+    let production =
+        env.is_some_and(|e| e.theme.is_some() || e.approval == crate::config::Approval::Required);
+    let env_theme = app.theme_for_env(env.map(|e| e.name.as_str()));
     let empty = ServiceSnapshot::default();
     let s = app.snapshot.services.get(name).unwrap_or(&empty);
     let header = Row::new([
@@ -272,7 +275,7 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         }
     }
     let border = if production {
-        theme.production_frame
+        env_theme.production_frame
     } else {
         Style::new()
     };
