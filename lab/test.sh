@@ -19,4 +19,4 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "tests (unit, property, and end to end against the lab)"
 # The lab's hosts are shared: end-to-end tests take a lock inside their binary, and binaries
 # run one after another.
-cargo test 2>&1 | tee /tmp/sluice-test.log
+cargo test --no-fail-fast 2>&1 | tee /tmp/sluice-test.log

@@ -36,10 +36,12 @@ fn noise(pool: &'static str) -> impl Strategy<Value = String> {
         "map $host $x { default \"{;}#\"; }\n",
         "log_format j escape=json '{\"a\":\"$status\"}';\n",
     ])
-    // Upstream names must be unique in a file: the two noise blocks get their own.
+    // Upstream, log_format and map names must be unique in a file: each noise block gets its own.
     .prop_map(move |s| {
         s.replace("other_pool", pool)
             .replace("target_v2", &format!("{pool}_v2"))
+            .replace("log_format j ", &format!("log_format j_{pool} "))
+            .replace("$host $x ", &format!("$host $x_{pool} "))
     })
 }
 
