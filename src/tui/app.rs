@@ -31,6 +31,14 @@ pub enum Mode {
 pub enum Input {
     DeployVersion { service: String },
     Command,
+    Filter,
+}
+
+/// Which pane `j`/`k` move in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Services,
+    Events,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +76,11 @@ pub struct App {
     pub quit: bool,
     pub themes: Themes,
     pub theme: Theme,
+    /// Services whose name contains this are shown (empty: all).
+    pub filter: String,
+    pub focus: Focus,
+    /// How many of the newest events are scrolled past.
+    pub events_scroll: usize,
     config: std::sync::Arc<Config>,
 }
 
@@ -86,8 +99,20 @@ impl App {
             quit: false,
             themes: Themes::built_in(),
             theme: Theme::default(),
+            filter: String::new(),
+            focus: Focus::Services,
+            events_scroll: 0,
             config,
         }
+    }
+
+    /// The services the table shows, in order.
+    pub fn visible(&self) -> Vec<&str> {
+        self.services
+            .iter()
+            .filter(|s| s.contains(&self.filter))
+            .map(String::as_str)
+            .collect()
     }
 
     /// Use `themes` (e.g. with a directory's themes added) and switch to `name`.
@@ -110,7 +135,7 @@ impl App {
     }
 
     pub fn selected_service(&self) -> Option<&str> {
-        self.services.get(self.selected).map(String::as_str)
+        self.visible().get(self.selected).copied()
     }
 
     /// Deployments that are not finished.
@@ -202,13 +227,42 @@ impl App {
         let service = self.selected_service().map(str::to_string);
         match (act, service) {
             (Act::Down, _) => {
-                if self.selected + 1 < self.services.len() {
-                    self.selected += 1;
+                match self.focus {
+                    Focus::Services if self.selected + 1 < self.visible().len() => {
+                        self.selected += 1
+                    }
+                    Focus::Events if self.events_scroll + 1 < self.events.len() => {
+                        self.events_scroll += 1
+                    }
+                    _ => {}
                 }
                 Vec::new()
             }
             (Act::Up, _) => {
-                self.selected = self.selected.saturating_sub(1);
+                match self.focus {
+                    Focus::Services => self.selected = self.selected.saturating_sub(1),
+                    Focus::Events => self.events_scroll = self.events_scroll.saturating_sub(1),
+                }
+                Vec::new()
+            }
+            (Act::NextPane, _) => {
+                self.focus = match self.focus {
+                    Focus::Services => Focus::Events,
+                    Focus::Events => Focus::Services,
+                };
+                Vec::new()
+            }
+            (Act::Filter, _) => {
+                self.mode = Mode::Input {
+                    purpose: Input::Filter,
+                    buffer: self.filter.clone(),
+                };
+                Vec::new()
+            }
+            (Act::Back, _) => {
+                self.filter.clear();
+                self.focus = Focus::Services;
+                self.events_scroll = 0;
                 Vec::new()
             }
             (Act::Help, _) => {
@@ -324,6 +378,11 @@ impl App {
         match purpose {
             Input::DeployVersion { service } => self.ask_deploy(service, text, None),
             Input::Command => self.command(text),
+            Input::Filter => {
+                self.filter = text.to_string();
+                self.selected = 0;
+                Vec::new()
+            }
         }
     }
 

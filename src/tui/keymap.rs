@@ -16,6 +16,9 @@ pub enum Act {
     RollbackAll,
     Refresh,
     Command,
+    Filter,
+    NextPane,
+    Back,
     Help,
     Quit,
 }
@@ -119,6 +122,30 @@ pub const BINDINGS: &[Binding] = &[
         help:
             "command: deploy SVC VERSION [STRATEGY] | rollback SVC | promote SVC | weight SVC N | q",
         act: Act::Command,
+        in_bar: false,
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        label: "/",
+        short: "filter",
+        help: "filter services by name (enter an empty filter to show all)",
+        act: Act::Filter,
+        in_bar: false,
+    },
+    Binding {
+        keys: &[KeyCode::Tab],
+        label: "tab",
+        short: "pane",
+        help: "switch j/k between the services and the events pane",
+        act: Act::NextPane,
+        in_bar: false,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "esc",
+        short: "back",
+        help: "clear the filter, back to the services pane",
+        act: Act::Back,
         in_bar: false,
     },
     Binding {

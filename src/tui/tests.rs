@@ -225,6 +225,9 @@ fn every_binding_reaches_the_command_it_names() {
                 assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty())
             }
             Act::Help => assert_eq!(a.mode, Mode::Help),
+            Act::Filter => assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty()),
+            Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events),
+            Act::Back => assert!(a.filter.is_empty() && cmds.is_empty()),
             Act::Quit => assert!(a.quit),
             Act::Down | Act::Up => assert!(cmds.is_empty()),
         }
@@ -361,6 +364,35 @@ fn production_services_get_their_environment_theme_frame() {
     let t = a.theme_for_env(Some("staging"));
     assert_eq!(t.name, "red-alert");
     assert_eq!(a.theme_for_env(Some("production")).name, "dark");
+}
+
+#[test]
+fn filter_narrows_the_table_and_esc_clears_it() {
+    let mut a = app();
+    assert_eq!(a.visible(), ["api", "demo"]);
+    a.on_key(key('/'));
+    for c in "dem".chars() {
+        a.on_key(key(c));
+    }
+    a.on_key(KeyEvent::from(KeyCode::Enter));
+    assert_eq!(a.visible(), ["demo"]);
+    assert_eq!(a.selected_service(), Some("demo"));
+    let cmds = a.on_key(key('r'));
+    assert!(matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo"));
+    a.on_key(KeyEvent::from(KeyCode::Esc));
+    assert_eq!(a.visible(), ["api", "demo"]);
+}
+
+#[test]
+fn tab_moves_j_and_k_to_the_events_pane() {
+    let mut a = app();
+    mid_bake(&mut a);
+    a.on_key(KeyEvent::from(KeyCode::Tab));
+    a.on_key(key('j'));
+    a.on_key(key('j'));
+    assert_eq!((a.events_scroll, a.selected), (2, 0));
+    let screen = render(&a, 100, 30, 10);
+    assert!(screen.contains("2 newer above"), "{screen}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Confirm, Input, Level, Mode};
+use super::app::{App, Confirm, Focus, Input, Level, Mode};
 use super::keymap::BINDINGS;
 use super::theme::Theme;
 use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
@@ -23,7 +23,7 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
         .map_or(0, |s| s.hosts.len() as u16);
     let [header, services, detail, events, bar] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length((app.services.len() as u16 + 3).min(12)),
+        Constraint::Length((app.visible().len() as u16 + 3).min(12)),
         // Each host a row, plus room for one error line under a failing host.
         Constraint::Length((hosts + 4).clamp(6, 24)),
         Constraint::Min(5),
@@ -121,7 +121,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let header =
         Row::new(["SERVICE", "ENV", "STABLE", "CANARY", "SPLIT s/c", "STATE"]).style(theme.title);
     let empty = ServiceSnapshot::default();
-    let rows = app.services.iter().enumerate().map(|(i, name)| {
+    let rows = app.visible().into_iter().enumerate().map(|(i, name)| {
         let s = app.snapshot.services.get(name).unwrap_or(&empty);
         let env = app
             .config()
@@ -154,7 +154,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             None => theme.muted,
         };
         let row = Row::new(vec![
-            Cell::from(name.clone()),
+            Cell::from(name.to_string()),
             Cell::from(env),
             Cell::from(stable).style(theme.stable),
             Cell::from(canary).style(theme.canary),
@@ -184,7 +184,20 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ],
     )
     .header(header)
-    .block(Block::default().borders(Borders::ALL).title(" services "));
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(if app.filter.is_empty() {
+                " services ".to_string()
+            } else {
+                format!(" services matching `{}` (esc clears) ", app.filter)
+            })
+            .border_style(if app.focus == Focus::Services {
+                theme.accent
+            } else {
+                Style::new()
+            }),
+    );
     f.render_widget(table, area);
 }
 
@@ -310,6 +323,7 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines: Vec<Line> = app
         .events
         .iter()
+        .skip(app.events_scroll)
         .take(area.height.saturating_sub(2) as usize)
         .map(|(_, text, alarm)| {
             if *alarm {
@@ -323,7 +337,19 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" events (newest first) "),
+                .title(if app.events_scroll == 0 {
+                    " events (newest first) ".to_string()
+                } else {
+                    format!(
+                        " events (newest first, {} newer above; esc: back to top) ",
+                        app.events_scroll
+                    )
+                })
+                .border_style(if app.focus == Focus::Events {
+                    theme.accent
+                } else {
+                    Style::new()
+                }),
         ),
         area,
     );
@@ -417,6 +443,7 @@ fn draw_input(f: &mut Frame, purpose: &Input, buffer: &str, theme: &Theme) {
     let prompt = match purpose {
         Input::DeployVersion { service } => format!("deploy {service} version: "),
         Input::Command => ":".to_string(),
+        Input::Filter => "/".to_string(),
     };
     let area = centered(f.area(), 70, 3);
     f.render_widget(Clear, area);
