@@ -404,3 +404,25 @@ fn help_lists_exactly_the_bindings() {
         assert!(screen.contains(b.help), "help is missing `{}`", b.help);
     }
 }
+
+#[test]
+fn the_table_scrolls_to_keep_the_selected_service_in_view() {
+    let mut yaml = String::from(
+        "environments: { staging: {} }\nhosts: [{ name: h, address: 10.0.0.1, environment: staging }]\nstrategies: { a: { kind: canary-manual } }\nservices:\n",
+    );
+    for i in 0..30 {
+        yaml.push_str(&format!(
+            "  svc-{i:02}: {{ hosts: [h], image: x, strategy: a, nginx: {{ upstream_file: /u{i}, upstream: u{i} }}, tracks: {{ stable: {{ project: s{i}, compose_file: /s{i}, port: {} }}, canary: {{ project: c{i}, compose_file: /c{i}, port: {} }} }} }}\n",
+            1000 + 2 * i,
+            1001 + 2 * i
+        ));
+    }
+    let cfg = crate::config::parse(std::path::Path::new("t.yaml"), &yaml).unwrap();
+    let mut a = App::new(Arc::new(cfg), "alice".into());
+    for _ in 0..25 {
+        a.on_key(key('j'));
+    }
+    assert_eq!(a.selected_service(), Some("svc-25"));
+    let screen = render(&a, 100, 30, 0);
+    assert!(screen.contains("svc-25"), "{screen}");
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Confirm, Focus, Input, Level, Mode};
@@ -121,7 +121,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let header =
         Row::new(["SERVICE", "ENV", "STABLE", "CANARY", "SPLIT s/c", "STATE"]).style(theme.title);
     let empty = ServiceSnapshot::default();
-    let rows = app.visible().into_iter().enumerate().map(|(i, name)| {
+    let rows = app.visible().into_iter().map(|name| {
         let s = app.snapshot.services.get(name).unwrap_or(&empty);
         let env = app
             .config()
@@ -166,11 +166,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .style(if disagree { theme.warn } else { Style::new() }),
             Cell::from(state).style(state_style),
         ]);
-        if i == app.selected {
-            row.style(theme.selected)
-        } else {
-            row
-        }
+        row
     });
     let table = Table::new(
         rows,
@@ -198,7 +194,9 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Style::new()
             }),
     );
-    f.render_widget(table, area);
+    // Stateful, so the table scrolls to keep the selected service in view.
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    f.render_stateful_widget(table.row_highlight_style(theme.selected), area, &mut state);
 }
 
 fn age(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> (String, bool) {
