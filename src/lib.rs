@@ -1,6 +1,7 @@
 //! sluice: a terminal console and deploy engine for safe rollouts of docker compose services
 //! behind NGINX. See DESIGN.md in the project notes and README.md.
 
+pub mod analysis;
 pub mod cli;
 pub mod config;
 pub mod domain;
