@@ -86,6 +86,15 @@ pub fn human(e: &Event) -> String {
         EventKind::AwaitingDecision { canary_percent } => format!(
             "paused at {canary_percent} % canary, waiting for a decision: promote or roll back"
         ),
+        EventKind::Analysis {
+            track,
+            summary,
+            window_secs,
+            provider,
+            ..
+        } => {
+            format!("{track} over {window_secs}s ({provider}): {summary}")
+        }
         EventKind::HostFailed { host, error } => format!("{host}: FAILED: {error}"),
         EventKind::RollbackStarted { reason } => format!("ROLLBACK: {reason}"),
         EventKind::TrafficOnStable { hosts } => {

@@ -95,6 +95,8 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nginx {
     pub upstream_file: String,
+    /// The access log in sluice's JSON format, for the nginx-log metric provider.
+    pub access_log: Option<String>,
     pub upstream: String,
     pub test: String,
     pub reload: String,
@@ -174,12 +176,15 @@ pub struct Analysis {
     pub p99_max: Duration,
     pub min_requests: u64,
     pub on_inconclusive: OnInconclusive,
+    /// Consecutive failed judgements that trigger a rollback.
+    pub failure_limit: u32,
 }
 
 /// A service's settings with `{host}`/`{service}` expanded for one host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostPaths {
     pub upstream_file: String,
+    pub access_log: Option<String>,
     pub upstream: String,
     pub test: String,
     pub reload: String,
@@ -219,6 +224,7 @@ impl Service {
         let s = &self.name;
         HostPaths {
             upstream_file: expand(&self.nginx.upstream_file, s, host),
+            access_log: self.nginx.access_log.as_deref().map(|a| expand(a, s, host)),
             upstream: expand(&self.nginx.upstream, s, host),
             test: expand(&self.nginx.test, s, host),
             reload: expand(&self.nginx.reload, s, host),

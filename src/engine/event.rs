@@ -80,6 +80,18 @@ pub enum EventKind {
     AwaitingDecision {
         canary_percent: u8,
     },
+    /// A judgement over one track's window, with the numbers it rested on.
+    Analysis {
+        track: TrackName,
+        verdict: crate::analysis::Verdict,
+        requests: u64,
+        error_rate: f64,
+        p50_ms: f64,
+        p99_ms: f64,
+        window_secs: u64,
+        provider: String,
+        summary: String,
+    },
     HostFailed {
         host: String,
         error: String,

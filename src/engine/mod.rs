@@ -2,6 +2,7 @@
 //! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless CLI both drive it
 //! through an [`EngineHandle`]; neither touches hosts directly.
 
+pub mod analysis;
 pub mod event;
 pub mod ops;
 pub mod rollout;

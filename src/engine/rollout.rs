@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
-use crate::config::{Finally, Service, Strategy, StrategyKind};
+use crate::analysis::{Judgement, Verdict};
+use crate::config::{Finally, OnInconclusive, Service, Strategy, StrategyKind};
 use crate::domain::{DeploymentState, Split, Transition, Version};
 use crate::target::host::TrackName;
 
@@ -36,6 +37,12 @@ pub struct Rollout {
     /// The stable version before this deployment, to return to on failure.
     previous: Option<Version>,
     split: Split,
+    /// The canary's latest judgement, when a metric source is configured.
+    judgements: Option<watch::Receiver<Option<Judgement>>>,
+    /// Consecutive failed judgements.
+    failures: u32,
+    /// Stops the analysis loop when the rollout ends.
+    analysis_stop: CancellationToken,
 }
 
 /// Why the drive loop stopped early.
@@ -67,6 +74,9 @@ impl Rollout {
             state: DeploymentState::Pending,
             previous: None,
             split: Split::STABLE,
+            judgements: None,
+            failures: 0,
+            analysis_stop: CancellationToken::new(),
         }
     }
 
@@ -92,6 +102,8 @@ impl Rollout {
 
     /// Run to a terminal state (or to the end of what an operator must decide and beyond).
     pub async fn run(mut self) -> DeploymentState {
+        let stop = self.analysis_stop.clone();
+        let _stop_analysis = stop.drop_guard();
         let cancel = self.cancel.clone();
         let outcome = tokio::select! {
             biased;
@@ -179,6 +191,18 @@ impl Rollout {
             return Err(Stop::End);
         }
 
+        self.judgements =
+            super::analysis::spawn(&self.ctx, &svc, &self.em, self.analysis_stop.clone());
+        if self.judgements.is_none() {
+            self.em.emit(EventKind::Info {
+                message: format!(
+                    "no metric source for {}: steps advance on health checks and time alone \
+                     (set nginx.access_log, or an analysis provider)",
+                    svc.name
+                ),
+            });
+        }
+
         match self.strategy.kind.clone() {
             StrategyKind::Canary {
                 steps,
@@ -240,8 +264,12 @@ impl Rollout {
         let deadline = Instant::now() + d;
         loop {
             let msg = tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return Ok(false),
+                _ = tokio::time::sleep_until(deadline) => return self.end_of_bake().await,
                 m = self.control.recv() => m,
+                j = next_judgement(&mut self.judgements) => {
+                    self.on_judgement(j)?;
+                    continue;
+                }
             };
             match msg {
                 Some(Control::Pause) => {
@@ -260,6 +288,70 @@ impl Rollout {
                 None => return Ok(false),
             }
         }
+    }
+
+    /// A failed judgement counts toward the failure limit; the limit rolls back.
+    fn on_judgement(&mut self, j: Option<Judgement>) -> Result<(), Stop> {
+        let Some(j) = j else { return Ok(()) };
+        match j.verdict {
+            Verdict::Fail => {
+                self.failures += 1;
+                if self.failures >= self.ctx.config.analysis.failure_limit {
+                    return Err(Stop::Rollback(format!(
+                        "analysis of the canary: {}",
+                        j.summary
+                    )));
+                }
+            }
+            Verdict::Pass => self.failures = 0,
+            Verdict::Inconclusive => {}
+        }
+        Ok(())
+    }
+
+    /// The bake time is over: without a pass, the step does not advance. Ok(true) when the
+    /// deployment was promoted while waiting.
+    async fn end_of_bake(&mut self) -> Result<bool, Stop> {
+        let Some(rx) = &self.judgements else {
+            return Ok(false);
+        };
+        let latest = rx.borrow().clone();
+        match latest {
+            Some(j) if j.verdict == Verdict::Pass => Ok(false),
+            Some(j) if j.verdict == Verdict::Fail => Err(Stop::Rollback(format!(
+                "analysis of the canary: {}",
+                j.summary
+            ))),
+            other => {
+                let why = other.map_or("no judgement yet".to_string(), |j| j.summary);
+                match self.ctx.config.analysis.on_inconclusive {
+                    OnInconclusive::Rollback => Err(Stop::Rollback(format!(
+                        "analysis of the canary was not conclusive ({why}) and on_inconclusive is rollback"
+                    ))),
+                    OnInconclusive::Pause => {
+                        self.em.emit(EventKind::Info {
+                            message: format!(
+                                "analysis of the canary was not conclusive ({why}); paused: resume to bake again, or promote or roll back"
+                            ),
+                        });
+                        self.go(Transition::Pause);
+                        self.em.emit(EventKind::AwaitingDecision {
+                            canary_percent: self.split.canary_percent(),
+                        });
+                        if self.paused().await? {
+                            return Ok(true);
+                        }
+                        Box::pin(self.end_of_bake_again()).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a resume from an inconclusive pause, bake once more over a fresh interval.
+    async fn end_of_bake_again(&mut self) -> Result<bool, Stop> {
+        let d = self.ctx.config.analysis.interval * 2;
+        self.bake(d).await
     }
 
     /// Wait while paused. Ok(true) when promoted, Ok(false) when resumed.
@@ -326,5 +418,16 @@ impl Rollout {
             }
             Err(e) => Err(Stop::Rollback(format!("promotion failed: {e}"))),
         }
+    }
+}
+
+/// The next judgement, or never when there is no analysis.
+async fn next_judgement(rx: &mut Option<watch::Receiver<Option<Judgement>>>) -> Option<Judgement> {
+    match rx {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => rx.borrow_and_update().clone(),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }

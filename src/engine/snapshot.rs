@@ -152,7 +152,8 @@ impl Snapshot {
                     d.last_error = Some(error.clone());
                 }
             }
-            EventKind::StackStarted { .. }
+            EventKind::Analysis { .. }
+            | EventKind::StackStarted { .. }
             | EventKind::StackStopped { .. }
             | EventKind::HealthOk { .. }
             | EventKind::RollbackStarted { .. }

@@ -52,6 +52,7 @@ pub fn test_config() -> Config {
         image: "sluice-demo".into(),
         nginx: Nginx {
             upstream_file: "/etc/{host}/demo.conf".into(),
+            access_log: None,
             upstream: "demo_backend".into(),
             test: "nginx -t".into(),
             reload: "nginx -s reload".into(),
@@ -105,6 +106,7 @@ pub fn test_config() -> Config {
             p99_max: Duration::from_secs(1),
             min_requests: 50,
             on_inconclusive: OnInconclusive::Pause,
+            failure_limit: 1,
         },
     }
 }

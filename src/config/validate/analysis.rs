@@ -11,6 +11,7 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
         p99_max: Duration::from_secs(1),
         min_requests: 50,
         on_inconclusive: OnInconclusive::Pause,
+        failure_limit: 1,
     };
     let Some(f) = n.and_then(|n| {
         v.fields(
@@ -24,6 +25,7 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
                 "p99_max",
                 "min_requests",
                 "on_inconclusive",
+                "failure_limit",
             ],
         )
     }) else {
@@ -95,6 +97,9 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
                 None
             }
         }
+    });
+    a.failure_limit = v.opt(&f, "failure_limit", a.failure_limit, |v, n| {
+        v.int(n, "failure_limit", 1, 100).map(|x| x as u32)
     });
     a
 }

@@ -114,7 +114,7 @@ pub(super) fn services(
             let nf = v.fields(
                 nn,
                 &format!("{what}.nginx"),
-                &["upstream_file", "upstream", "test", "reload"],
+                &["upstream_file", "upstream", "test", "reload", "access_log"],
             )?;
             let upstream_file = v
                 .require(&nf, "upstream_file", "nginx")
@@ -128,8 +128,12 @@ pub(super) fn services(
             let reload = v.opt(&nf, "reload", "nginx -s reload".to_string(), |v, x| {
                 v.template(x, "nginx.reload")
             });
+            let access_log = nf
+                .get("access_log")
+                .and_then(|x| v.abs_path(x, "access_log"));
             Some(Nginx {
                 upstream_file: upstream_file?,
+                access_log,
                 upstream: upstream?,
                 test,
                 reload,
