@@ -19,6 +19,28 @@ pub struct Snapshot {
 pub struct ServiceSnapshot {
     pub deployment: Option<DeploymentSnapshot>,
     pub hosts: BTreeMap<String, HostSnapshot>,
+    pub stable: TrackAnalysis,
+    pub canary: TrackAnalysis,
+}
+
+/// How many judgements each track keeps for the console's charts.
+pub const HISTORY: usize = 3600;
+
+/// The latest judgement of a track, and a bounded history of its figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrackAnalysis {
+    pub latest: Option<AnalysisPoint>,
+    #[serde(skip)]
+    pub history: std::collections::VecDeque<AnalysisPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysisPoint {
+    pub at: DateTime<Utc>,
+    pub verdict: crate::analysis::Verdict,
+    pub requests: u64,
+    pub error_rate: f64,
+    pub p99_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,8 +174,32 @@ impl Snapshot {
                     d.last_error = Some(error.clone());
                 }
             }
-            EventKind::Analysis { .. }
-            | EventKind::StackStarted { .. }
+            EventKind::Analysis {
+                track,
+                verdict,
+                requests,
+                error_rate,
+                p99_ms,
+                ..
+            } => {
+                let t = match track {
+                    crate::target::host::TrackName::Stable => &mut svc.stable,
+                    crate::target::host::TrackName::Canary => &mut svc.canary,
+                };
+                let point = AnalysisPoint {
+                    at: e.at,
+                    verdict: *verdict,
+                    requests: *requests,
+                    error_rate: *error_rate,
+                    p99_ms: *p99_ms,
+                };
+                if t.history.len() >= HISTORY {
+                    t.history.pop_front();
+                }
+                t.history.push_back(point.clone());
+                t.latest = Some(point);
+            }
+            EventKind::StackStarted { .. }
             | EventKind::StackStopped { .. }
             | EventKind::HealthOk { .. }
             | EventKind::RollbackStarted { .. }

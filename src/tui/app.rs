@@ -155,8 +155,18 @@ impl App {
             EventKind::Failed { .. }
                 | EventKind::HostFailed { .. }
                 | EventKind::RollbackStarted { .. }
+                | EventKind::Analysis {
+                    verdict: crate::analysis::Verdict::Fail,
+                    ..
+                }
         );
-        if !matches!(e.kind, EventKind::HostObserved { .. }) {
+        // Reads and passing judgements arrive every few seconds; the log keeps what matters.
+        let routine = match &e.kind {
+            EventKind::HostObserved { .. } => true,
+            EventKind::Analysis { verdict, .. } => *verdict != crate::analysis::Verdict::Fail,
+            _ => false,
+        };
+        if !routine {
             self.events.push_front((e.at, crate::cli::human(e), alarm));
             self.events.truncate(EVENT_LOG);
         }

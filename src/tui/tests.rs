@@ -313,6 +313,48 @@ fn command_mode_parses_commands() {
         .contains("unknown service `nope`"));
 }
 
+/// Judgements for both tracks over the last minute; the canary breaches at the end.
+fn with_analysis(app: &mut App) {
+    for i in 0..30 {
+        for (track, err) in [
+            (crate::target::host::TrackName::Stable, 0.002),
+            (
+                crate::target::host::TrackName::Canary,
+                if i < 25 { 0.004 } else { 0.08 },
+            ),
+        ] {
+            app.on_event(&ev(
+                -50 + 2 * i,
+                Some(7),
+                EventKind::Analysis {
+                    track,
+                    verdict: if err > 0.02 {
+                        crate::analysis::Verdict::Fail
+                    } else {
+                        crate::analysis::Verdict::Pass
+                    },
+                    requests: 400,
+                    error_rate: err,
+                    p50_ms: 12.0,
+                    p99_ms: 180.0 + i as f64,
+                    window_secs: 60,
+                    provider: "nginx-log".into(),
+                    summary: "x".into(),
+                },
+            ));
+        }
+    }
+}
+
+#[test]
+fn snapshot_a_breach_in_red_160x48() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    with_analysis(&mut a);
+    insta::assert_snapshot!(render(&a, 160, 48, 10));
+}
+
 #[test]
 fn snapshot_canary_mid_bake_80x24() {
     let mut a = app();

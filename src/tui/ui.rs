@@ -25,13 +25,17 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
         Constraint::Length(2),
         Constraint::Length((app.visible().len() as u16 + 3).min(12)),
         // Each host a row, plus room for one error line under a failing host.
-        Constraint::Length((hosts + 4).clamp(6, 24)),
+        Constraint::Length(if f.area().width >= 140 {
+            (hosts + 4).clamp(16, 24)
+        } else {
+            (hosts + 4).clamp(6, 24)
+        }),
         Constraint::Min(5),
         Constraint::Length(1),
     ])
     .areas(f.area());
     draw_header(f, header, app, theme, now);
-    draw_services(f, services, app, theme);
+    draw_services(f, services, app, theme, now);
     draw_detail(f, detail, app, theme, now);
     draw_events(f, events, app, theme);
     draw_bar(f, bar, app, theme);
@@ -117,19 +121,44 @@ fn versions(s: &ServiceSnapshot) -> (String, String) {
     (pick(|h| h.stable.as_ref()), pick(|h| h.canary.as_ref()))
 }
 
-fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let header =
-        Row::new(["SERVICE", "ENV", "STABLE", "CANARY", "SPLIT s/c", "STATE"]).style(theme.title);
+/// The canary's latest judgement: error rate and P99, coloured by verdict, with its sample
+/// count when inconclusive, and marked stale when it is older than three intervals.
+fn analysis_cell<'a>(
+    t: &crate::engine::snapshot::TrackAnalysis,
+    app: &App,
+    theme: &Theme,
+    now: DateTime<Utc>,
+) -> Cell<'a> {
+    let Some(p) = &t.latest else {
+        return Cell::from("-").style(theme.muted);
+    };
+    let interval = app.config().analysis.interval.as_secs().max(1) as i64;
+    if (now - p.at).num_seconds() > 3 * interval {
+        return Cell::from(format!("stale {}s", (now - p.at).num_seconds())).style(theme.muted);
+    }
+    let text = format!("{:.1}% {:.0}ms", p.error_rate * 100.0, p.p99_ms);
+    match p.verdict {
+        crate::analysis::Verdict::Pass => Cell::from(text).style(theme.ok),
+        crate::analysis::Verdict::Fail => Cell::from(text).style(theme.critical),
+        crate::analysis::Verdict::Inconclusive => {
+            Cell::from(format!("n={} too few", p.requests)).style(theme.warn)
+        }
+    }
+}
+
+fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    let header = Row::new([
+        "SERVICE",
+        "STABLE",
+        "CANARY",
+        "SPLIT s/c",
+        "CANARY ERR P99",
+        "STATE",
+    ])
+    .style(theme.title);
     let empty = ServiceSnapshot::default();
     let rows = app.visible().into_iter().map(|name| {
         let s = app.snapshot.services.get(name).unwrap_or(&empty);
-        let env = app
-            .config()
-            .services
-            .get(name)
-            .and_then(|svc| app.config().service_environment(svc))
-            .map(|e| e.name.clone())
-            .unwrap_or_default();
         let (split, disagree) = split_of(s);
         let (stable, canary) = versions(s);
         let state = match &s.deployment {
@@ -155,7 +184,6 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         let row = Row::new(vec![
             Cell::from(name.to_string()),
-            Cell::from(env),
             Cell::from(stable).style(theme.stable),
             Cell::from(canary).style(theme.canary),
             Cell::from(if disagree {
@@ -164,6 +192,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 split
             })
             .style(if disagree { theme.warn } else { Style::new() }),
+            analysis_cell(&s.canary, app, theme, now),
             Cell::from(state).style(state_style),
         ]);
         row
@@ -172,10 +201,10 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         rows,
         [
             Constraint::Length(12),
-            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(8),
             Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(10),
+            Constraint::Length(15),
             Constraint::Min(19),
         ],
     )
@@ -314,7 +343,112 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
     )
     .header(header)
     .block(block);
-    f.render_widget(table, area);
+    // Wide terminals get the analysis charts beside the hosts.
+    if area.width >= 140 && (!s.canary.history.is_empty() || !s.stable.history.is_empty()) {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(area);
+        f.render_widget(table, left);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+        let a = &app.config().analysis;
+        draw_chart(
+            f,
+            top,
+            s,
+            theme,
+            now,
+            "error rate %",
+            a.error_rate_max * 100.0,
+            |p| p.error_rate * 100.0,
+        );
+        draw_chart(
+            f,
+            bottom,
+            s,
+            theme,
+            now,
+            "P99 ms",
+            a.p99_max.as_secs_f64() * 1000.0,
+            |p| p.p99_ms,
+        );
+    } else {
+        f.render_widget(table, area);
+    }
+}
+
+/// One metric over time for both tracks, with the threshold drawn in. x: seconds ago.
+#[allow(clippy::too_many_arguments)]
+fn draw_chart(
+    f: &mut Frame,
+    area: Rect,
+    s: &ServiceSnapshot,
+    theme: &Theme,
+    now: DateTime<Utc>,
+    title: &str,
+    threshold: f64,
+    value: fn(&crate::engine::snapshot::AnalysisPoint) -> f64,
+) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let points = |t: &crate::engine::snapshot::TrackAnalysis| -> Vec<(f64, f64)> {
+        t.history
+            .iter()
+            .map(|p| (-((now - p.at).num_milliseconds() as f64 / 1000.0), value(p)))
+            .collect()
+    };
+    let stable = points(&s.stable);
+    let canary = points(&s.canary);
+    let span = stable
+        .iter()
+        .chain(canary.iter())
+        .map(|p| -p.0)
+        .fold(10.0_f64, f64::max);
+    let top = stable
+        .iter()
+        .chain(canary.iter())
+        .map(|p| p.1)
+        .fold(threshold * 1.5, f64::max);
+    let line = vec![(-span, threshold), (0.0, threshold)];
+    let datasets = vec![
+        Dataset::default()
+            .name("max")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.critical)
+            .data(&line),
+        Dataset::default()
+            .name("stable")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.stable)
+            .data(&stable),
+        Dataset::default()
+            .name("canary")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.canary)
+            .data(&canary),
+    ];
+    let chart = Chart::new(datasets)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {title} ")),
+        )
+        .x_axis(
+            Axis::default()
+                .bounds([-span, 0.0])
+                .labels([format!("-{span:.0}s"), "now".to_string()])
+                .style(theme.muted),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(["0".to_string(), format!("{top:.0}")])
+                .style(theme.muted),
+        );
+    f.render_widget(chart, area);
 }
 
 fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
