@@ -9,7 +9,7 @@ fn canary_auto_walks_every_step_then_promotes() {
     let _lab = lab();
     assert_baseline("1.0.0");
     let mut d = Deploy::start(
-        &lab_config(),
+        &mechanics_config(),
         &["demo", "--version", "1.1.0", "--strategy", "canary-fast"],
     );
     for want in [10u32, 40, 70] {
@@ -39,7 +39,7 @@ fn canary_auto_walks_every_step_then_promotes() {
     assert_baseline("1.1.0");
 
     // `status` reads the same back from the hosts.
-    let out = run(sluice(&lab_config()).args(["status", "demo", "--json"]));
+    let out = run(sluice(&mechanics_config()).args(["status", "demo", "--json"]));
     assert!(out.status.success());
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
@@ -54,7 +54,7 @@ fn canary_auto_walks_every_step_then_promotes() {
 #[test]
 fn interrupting_a_rollout_mid_bake_rolls_every_host_back() {
     let _lab = lab();
-    let mut d = Deploy::start(&lab_config(), &["demo", "--version", "1.2.0"]);
+    let mut d = Deploy::start(&mechanics_config(), &["demo", "--version", "1.2.0"]);
     let ev = d.until("step-reached");
     assert_eq!(ev["canary_percent"], 10);
     // canary-auto bakes 30 s per step; interrupt it in the middle of the bake.
@@ -76,7 +76,7 @@ fn interrupting_a_rollout_mid_bake_rolls_every_host_back() {
 #[test]
 fn rollback_command_returns_a_paused_canary_to_stable() {
     let _lab = lab();
-    let out = run(sluice(&lab_config()).args([
+    let out = run(sluice(&mechanics_config()).args([
         "deploy",
         "demo",
         "--version",
@@ -93,17 +93,17 @@ fn rollback_command_returns_a_paused_canary_to_stable() {
     for h in HOSTS {
         assert_eq!(weights(h), (90, 10), "{h}");
     }
-    let out = run(sluice(&lab_config()).args(["weight", "demo", "25"]));
+    let out = run(sluice(&mechanics_config()).args(["weight", "demo", "25"]));
     assert!(out.status.success());
     for h in HOSTS {
         assert_eq!(weights(h), (75, 25), "{h}");
     }
-    let out = run(sluice(&lab_config()).args(["rollback", "demo"]));
+    let out = run(sluice(&mechanics_config()).args(["rollback", "demo"]));
     assert!(out.status.success());
     assert_baseline("1.0.0");
     // Idempotent: a second rollback changes nothing and succeeds.
     let before: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
-    let out = run(sluice(&lab_config()).args(["rollback", "--all"]));
+    let out = run(sluice(&mechanics_config()).args(["rollback", "--all"]));
     assert!(out.status.success());
     let after: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
     assert_eq!(before, after);
@@ -113,8 +113,11 @@ fn rollback_command_returns_a_paused_canary_to_stable() {
 fn unhealthy_canary_never_receives_traffic() {
     let _lab = lab();
     let before: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
-    let (code, events) =
-        Deploy::start(&lab_config(), &["demo", "--version", "9.9.9-unhealthy"]).finish();
+    let (code, events) = Deploy::start(
+        &mechanics_config(),
+        &["demo", "--version", "9.9.9-unhealthy"],
+    )
+    .finish();
     assert_eq!(code, Some(1));
     assert!(
         !events.iter().any(|e| e["event"] == "weights-verified"),
@@ -134,7 +137,8 @@ fn unhealthy_canary_never_receives_traffic() {
 #[test]
 fn missing_image_is_refused_before_anything_moves() {
     let _lab = lab();
-    let (code, events) = Deploy::start(&lab_config(), &["demo", "--version", "7.7.7"]).finish();
+    let (code, events) =
+        Deploy::start(&mechanics_config(), &["demo", "--version", "7.7.7"]).finish();
     assert_eq!(code, Some(1));
     assert!(!events.iter().any(|e| e["event"] == "stack-started"));
     let failed = events.iter().find(|e| e["event"] == "failed").unwrap();
@@ -151,7 +155,7 @@ fn nginx_test_failure_on_one_host_leaves_it_untouched_and_rolls_back_the_others(
     let main_conf = format!("{LAB}/hosts/web-2/nginx/nginx.conf");
     let original = std::fs::read_to_string(&main_conf).unwrap();
     let mut d = Deploy::start(
-        &lab_config(),
+        &mechanics_config(),
         &["demo", "--version", "1.1.0", "--strategy", "canary-fast"],
     );
     d.until("step-reached");
@@ -177,7 +181,7 @@ fn nginx_test_failure_on_one_host_leaves_it_untouched_and_rolls_back_the_others(
         assert_eq!(weights(h), (100, 0), "{h} rolled back");
     }
     // With web-2 repaired, one rollback brings it back too.
-    let out = run(sluice(&lab_config()).args(["rollback", "demo"]));
+    let out = run(sluice(&mechanics_config()).args(["rollback", "demo"]));
     assert!(out.status.success());
     assert_baseline("1.0.0");
 }
@@ -204,7 +208,7 @@ fn host_with_unknown_key_is_refused_before_anything_changes() {
     forged.push(format!("[127.0.0.11]:2222 {}", pubkey.trim()));
     let kh = dir.path().join("known_hosts");
     std::fs::write(&kh, forged.join("\n") + "\n").unwrap();
-    let cfg = std::fs::read_to_string(lab_config())
+    let cfg = std::fs::read_to_string(mechanics_config())
         .unwrap()
         .replace(&format!("{LAB}/ssh/known_hosts"), kh.to_str().unwrap());
     let cfg_path = dir.path().join("lab.yaml");
@@ -228,7 +232,7 @@ fn host_with_unknown_key_is_refused_before_anything_changes() {
 #[test]
 fn promote_command_makes_a_paused_canary_the_new_stable() {
     let _lab = lab();
-    let out = run(sluice(&lab_config()).args([
+    let out = run(sluice(&mechanics_config()).args([
         "deploy",
         "demo",
         "--version",
@@ -239,12 +243,12 @@ fn promote_command_makes_a_paused_canary_the_new_stable() {
     ]));
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sluice promote demo"));
-    let out = run(sluice(&lab_config()).args(["promote", "demo"]));
+    let out = run(sluice(&mechanics_config()).args(["promote", "demo"]));
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("promoted: 2.0.0 is the new stable"));
     assert_baseline("2.0.0");
     // Nothing left to promote: a clear refusal, nothing moves.
-    let out = run(sluice(&lab_config()).args(["promote", "demo"]));
+    let out = run(sluice(&mechanics_config()).args(["promote", "demo"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to promote"));
     assert_baseline("2.0.0");
@@ -254,7 +258,8 @@ fn promote_command_makes_a_paused_canary_the_new_stable() {
 fn deploying_the_running_version_is_a_no_op_that_says_so() {
     let _lab = lab();
     let before: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
-    let (code, events) = Deploy::start(&lab_config(), &["demo", "--version", "1.0.0"]).finish();
+    let (code, events) =
+        Deploy::start(&mechanics_config(), &["demo", "--version", "1.0.0"]).finish();
     assert_eq!(code, Some(0));
     assert!(events.iter().any(|e| e["event"] == "info"
         && e["message"]

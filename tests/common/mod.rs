@@ -22,6 +22,21 @@ pub fn lab_config() -> PathBuf {
     root().join("config/lab.yaml")
 }
 
+/// The lab config without a metric source: for tests of rollout mechanics, whose steps must
+/// advance on time alone (with analysis on, an idle lab is inconclusive and pauses — which
+/// tests/lab_analysis.rs covers).
+pub fn mechanics_config() -> PathBuf {
+    let text = std::fs::read_to_string(lab_config()).expect("read config/lab.yaml");
+    let text: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("access_log:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = std::env::temp_dir().join(format!("sluice-mechanics-{}.yaml", std::process::id()));
+    std::fs::write(&p, text).expect("write the mechanics config");
+    p
+}
+
 /// Take the lab for one test (tests share its hosts), check it runs, and reset it to the
 /// baseline: stable 1.0.0 at 100 % on every host, no canary.
 pub fn lab() -> MutexGuard<'static, ()> {
