@@ -1,7 +1,8 @@
-//! The NGINX upstream editor: pure functions over the text of a config file. The engine, the
-//! `nginx plan` command and the tests all use the same code path.
+//! The NGINX upstream editor: pure functions over the text of a config file that read and set
+//! the weights of one upstream's servers, changing no other byte. The engine, the
+//! `sluice nginx plan` command and the tests all use this same code path.
 
-mod edit;
+pub mod edit;
 mod tokenize;
 
-pub use edit::{read_upstream, set_weights, traffic_shares, EditError, ServerEntry};
+pub use edit::*;

@@ -1,9 +1,18 @@
 //! A tokenizer for nginx configuration syntax that keeps byte spans, so an editor can change
 //! single tokens and leave every other byte alone.
 //!
-//! It follows nginx's own reader (ngx_conf_read_token): words end at whitespace, `;`, `{` or
-//! `}`; `#` starts a comment only at the start of a token; `"…"` and `'…'` are quoted with
-//! backslash escapes; `${var}` inside a word is part of the word.
+//! It follows nginx's own reader (`ngx_conf_read_token` in `src/core/ngx_conf_file.c`), so a
+//! file means to sluice what it means to nginx:
+//! - whitespace is space, tab, CR and LF (CRLF files need nothing special);
+//! - a word ends at whitespace, `;` or `{` — *not* at `}`: `a}b` is one word, which is also
+//!   what makes `${var}` work; after a `$`, a `{` stays in the word;
+//! - `#` starts a comment only where a token could start (`a#b` is a word);
+//! - `"…"` and `'…'` are quoted (they may hold `{ } ; #` and whitespace); a backslash escapes
+//!   the next byte, inside quotes and out; a closing quote must be followed by whitespace, `;`,
+//!   `{` or `)`.
+//!
+//! Structure (a `;` or `{` with no words before it, a `}` in the middle of a directive, blocks
+//! that never close) is checked by the caller, which tracks directives.
 
 use std::ops::Range;
 
@@ -18,141 +27,168 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub kind: Kind,
+    /// Byte range in the text; for a quoted word it includes the quotes.
     pub span: Range<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {
     pub offset: usize,
-    pub message: &'static str,
+    pub message: String,
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 pub fn tokenize(text: &str) -> Result<Vec<Token>, TokenError> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+    while let Some(&c) = b.get(i) {
+        let punct = |kind| Token {
+            kind,
+            span: i..i + 1,
+        };
+        match c {
+            c if is_space(c) => i += 1,
             b'#' => {
-                while i < b.len() && b[i] != b'\n' {
+                while b.get(i).is_some_and(|c| *c != b'\n') {
                     i += 1;
                 }
             }
             b';' => {
-                out.push(Token {
-                    kind: Kind::Semi,
-                    span: i..i + 1,
-                });
+                out.push(punct(Kind::Semi));
                 i += 1;
             }
             b'{' => {
-                out.push(Token {
-                    kind: Kind::Open,
-                    span: i..i + 1,
-                });
+                out.push(punct(Kind::Open));
                 i += 1;
             }
             b'}' => {
-                out.push(Token {
-                    kind: Kind::Close,
-                    span: i..i + 1,
-                });
+                out.push(punct(Kind::Close));
                 i += 1;
             }
-            q @ (b'"' | b'\'') => {
-                let start = i;
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => {
-                            return Err(TokenError {
-                                offset: start,
-                                message: "unterminated quoted string",
-                            })
-                        }
-                        Some(b'\\') => i += 1 + char_len(b.get(i + 1)),
-                        Some(c) if *c == q => {
-                            i += 1;
-                            break;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
+            b'"' | b'\'' => {
+                let end = quoted_end(b, i)?;
                 out.push(Token {
                     kind: Kind::Word,
-                    span: start..i.min(b.len()),
+                    span: i..end,
                 });
+                i = end;
             }
             _ => {
-                let start = i;
-                while i < b.len() {
-                    match b[i] {
-                        b' ' | b'\t' | b'\r' | b'\n' | b';' | b'}' => break,
-                        b'{' if i > start && b[i - 1] == b'$' => {
-                            // `${var}`: the braces belong to the word.
-                            while i < b.len() && b[i] != b'}' {
-                                i += 1;
-                            }
-                            if i >= b.len() {
-                                return Err(TokenError {
-                                    offset: start,
-                                    message: "unterminated ${variable}",
-                                });
-                            }
-                            i += 1;
-                        }
-                        b'{' => break,
-                        b'\\' => i += 1 + char_len(b.get(i + 1)),
-                        _ => i += 1,
-                    }
-                }
+                let end = word_end(b, i);
                 out.push(Token {
                     kind: Kind::Word,
-                    span: start..i.min(b.len()),
+                    span: i..end,
                 });
+                i = end;
             }
         }
     }
     Ok(out)
 }
 
-/// Length of the UTF-8 character starting with `lead` (1 past the end of input).
-fn char_len(lead: Option<&u8>) -> usize {
-    match lead {
-        Some(c) if *c >= 0xF0 => 4,
-        Some(c) if *c >= 0xE0 => 3,
-        Some(c) if *c >= 0xC0 => 2,
-        _ => 1,
+/// End (exclusive) of the quoted string opening at `start`.
+fn quoted_end(b: &[u8], start: usize) -> Result<usize, TokenError> {
+    let q = b[start];
+    let mut i = start + 1;
+    loop {
+        match b.get(i) {
+            None => {
+                return Err(TokenError {
+                    offset: start,
+                    message: "unterminated quoted string (the closing quote is missing)".into(),
+                })
+            }
+            // Skip the escaped byte; a multi-byte character's other bytes are never special.
+            Some(b'\\') => i += 2,
+            Some(c) if *c == q => break,
+            Some(_) => i += 1,
+        }
+    }
+    let end = i + 1;
+    match b.get(end) {
+        None | Some(b';' | b'{' | b')') => Ok(end),
+        Some(c) if is_space(*c) => Ok(end),
+        Some(_) => {
+            let ch = std::str::from_utf8(&b[end..])
+                .ok()
+                .and_then(|s| s.chars().next())
+                .unwrap_or('?');
+            Err(TokenError {
+                offset: end,
+                message: format!("unexpected `{ch}` right after a quoted string"),
+            })
+        }
     }
 }
 
-/// A word's value: quotes removed and escapes resolved.
+/// End (exclusive) of the unquoted word starting at `start`.
+fn word_end(b: &[u8], start: usize) -> usize {
+    let mut i = start;
+    let mut variable = false;
+    while let Some(&c) = b.get(i) {
+        if c == b'{' && variable {
+            i += 1;
+            continue;
+        }
+        variable = false;
+        match c {
+            b'\\' => i += 2,
+            b'$' => {
+                variable = true;
+                i += 1;
+            }
+            b';' | b'{' => break,
+            c if is_space(c) => break,
+            _ => i += 1,
+        }
+    }
+    // An escape as the very last byte would point one past the end.
+    i.min(b.len())
+}
+
+/// A word's value: quotes removed and escapes resolved (as nginx does for `\"`, `\'`, `\\`,
+/// `\t`, `\r`, `\n`; other escapes keep their backslash).
 pub fn unquote(raw: &str) -> String {
-    let inner = match raw.as_bytes().first() {
-        Some(b'"') | Some(b'\'') if raw.len() >= 2 => &raw[1..raw.len() - 1],
+    let inner = match raw.as_bytes() {
+        [q @ (b'"' | b'\''), .., last] if raw.len() >= 2 && last == q => &raw[1..raw.len() - 1],
         _ => raw,
     };
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(n @ ('"' | '\'' | '\\')) => out.push(n),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some(n) => {
+                out.push('\\');
                 out.push(n);
             }
-        } else {
-            out.push(c);
+            None => out.push('\\'),
         }
     }
     out
 }
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|c| **c == b'\n').count() + 1;
-    let col = before.iter().rev().take_while(|c| **c != b'\n').count() + 1;
-    (line, col)
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.bytes().filter(|c| *c == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]
@@ -185,16 +221,31 @@ mod tests {
     }
 
     #[test]
-    fn quotes_hide_braces_semicolons_and_hashes() {
+    fn several_directives_on_one_line() {
         assert_eq!(
-            words(r#"x "a{;}#b" 'c\'d';"#),
-            ["x", r#""a{;}#b""#, r"'c\'d'", ";"]
+            words("a 1;b 2;{c;}"),
+            ["a", "1", ";", "b", "2", ";", "{", "c", ";", "}"]
+        );
+    }
+
+    #[test]
+    fn quotes_hide_braces_semicolons_hashes_and_spaces() {
+        assert_eq!(
+            words(r#"x "a{;} #b" 'c\'d' "e\"f";"#),
+            ["x", r#""a{;} #b""#, r"'c\'d'", r#""e\"f""#, ";"]
         );
     }
 
     #[test]
     fn comments_only_at_token_start() {
-        assert_eq!(words("a#b # comment {\nc;"), ["a#b", "c", ";"]);
+        assert_eq!(words("a#b # comment { ; }\nc;"), ["a#b", "c", ";"]);
+        assert_eq!(words("a; # x\r\nb;"), ["a", ";", "b", ";"]);
+    }
+
+    #[test]
+    fn a_closing_brace_inside_a_word_belongs_to_the_word() {
+        // nginx itself reads `a}b` as one word.
+        assert_eq!(words("default a}b;"), ["default", "a}b", ";"]);
     }
 
     #[test]
@@ -203,15 +254,50 @@ mod tests {
             words("set $x ${host}abc;"),
             ["set", "$x", "${host}abc", ";"]
         );
+        assert_eq!(
+            words("return 200 x${a}y${b};"),
+            ["return", "200", "x${a}y${b}", ";"]
+        );
+        // Without a `$` a brace opens a block.
+        assert_eq!(words("upstream u{"), ["upstream", "u", "{"]);
+    }
+
+    #[test]
+    fn backslash_escapes_the_next_byte() {
+        assert_eq!(words(r"a\ b\;c;"), [r"a\ b\;c", ";"]);
+        assert_eq!(words("a\\é;"), ["a\\é", ";"]);
+        assert_eq!(words("a\\"), ["a\\"]);
     }
 
     #[test]
     fn unterminated_quote_is_an_error() {
-        assert!(tokenize("a \"b;").is_err());
+        let e = tokenize("a \"b;").unwrap_err();
+        assert_eq!(e.offset, 2);
+        assert!(tokenize("a 'b\\'").is_err());
     }
 
     #[test]
-    fn line_col_counts_from_one() {
+    fn a_quote_must_be_followed_by_a_separator() {
+        let e = tokenize(r#"x "a"b;"#).unwrap_err();
+        assert_eq!(e.offset, 5);
+        assert!(e.message.contains("`b`"), "{}", e.message);
+        assert!(tokenize(r#"x "a"}"#).is_err());
+        assert!(tokenize(r#"if ($a = "b") {"#).is_ok());
+    }
+
+    #[test]
+    fn unquote_resolves_escapes() {
+        assert_eq!(unquote(r#""a\"b""#), "a\"b");
+        assert_eq!(unquote(r"'a\'b'"), "a'b");
+        assert_eq!(unquote(r"a\x"), r"a\x");
+        assert_eq!(unquote("\""), "\"");
+    }
+
+    #[test]
+    fn line_col_counts_from_one_in_characters() {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("é\"", 2), (1, 2));
+        assert_eq!(line_col("é", 1), (1, 1));
+        assert_eq!(line_col("a\r\nb", 3), (2, 1));
     }
 }
