@@ -36,18 +36,24 @@ impl Diagnostic {
 }
 
 /// serde-saphyr words its messages as `error: line X column Y: what`; we print the location
-/// first, so keep only `what` (and drop advice about parser options users cannot set).
-fn strip_location(msg: &str) -> &str {
+/// first, so keep only `what`, and reword the few that give advice meant for programmers.
+fn strip_location(msg: &str) -> String {
     let mut m = msg.strip_prefix("error: ").unwrap_or(msg);
     if m.starts_with("line ") {
         if let Some(i) = m.find(": ") {
             m = &m[i + 2..];
         }
     }
-    match m.find(", set DuplicateKeyPolicy") {
-        Some(i) => &m[..i],
-        None => m,
+    if let Some(i) = m.find(", set DuplicateKeyPolicy") {
+        m = &m[..i];
     }
+    if m.starts_with("multiple YAML documents") {
+        return "more than one YAML document (`---`); a configuration is one document".into();
+    }
+    if m.starts_with("budget breached") || m.starts_with("recursion limit") {
+        return format!("the document is too large or too deeply nested ({m})");
+    }
+    m.to_string()
 }
 
 impl std::fmt::Display for Diagnostic {

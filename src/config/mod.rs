@@ -29,9 +29,9 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
 
 /// Validate the text of a configuration file; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let root: node::Node = match serde_saphyr::from_str(text) {
+    let root = match node::read(text) {
         Ok(n) => n,
         Err(e) => return Err(vec![Diagnostic::from_yaml(path, text, &e)]),
     };
-    validate::validate(path, &root)
+    validate::validate(path, root)
 }

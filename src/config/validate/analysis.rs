@@ -2,7 +2,69 @@
 
 use super::*;
 
-pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
+const ANALYSIS_KEYS: &[&str] = &[
+    "provider",
+    "interval",
+    "window",
+    "error_rate_max",
+    "p99_max",
+    "min_requests",
+    "on_inconclusive",
+    "failure_limit",
+];
+
+const PROVIDER_HELP: &str = "use nginx-log or { prometheus: { url: http://… } }";
+
+fn provider(v: &mut V, f: &Fields) -> Option<Provider> {
+    let p = f.get("provider")?;
+    match &p.value {
+        Value::Str(s) if s == "nginx-log" => Some(Provider::NginxLog),
+        Value::Str(s) if s == "prometheus" => {
+            v.err(
+                p,
+                "provider prometheus needs its url: write provider: { prometheus: { url: http://… } }",
+            );
+            None
+        }
+        Value::Str(s) => {
+            v.err(p, format!("provider `{s}` is unknown; {PROVIDER_HELP}"));
+            None
+        }
+        Value::Map(_) => {
+            let pf = v.section(f, "provider", "analysis.provider", &["prometheus"])?;
+            let what = "the prometheus provider";
+            v.require(&pf, "prometheus", "analysis.provider")?;
+            let qf = v.section(&pf, "prometheus", what, &["url"])?;
+            let (u, url) = v
+                .require(&qf, "url", what)
+                .and_then(|u| v.string(u, "prometheus.url").map(|s| (u, s)))?;
+            let ok = ["http://", "https://"].iter().any(|pre| {
+                url.strip_prefix(pre)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+            });
+            if !ok {
+                v.err(
+                    u,
+                    format!("prometheus.url `{url}` must be an http:// or https:// URL"),
+                );
+                return None;
+            }
+            Some(Provider::Prometheus { url })
+        }
+        other => {
+            v.err(
+                p,
+                format!(
+                    "provider must be nginx-log or a mapping, found {}; {PROVIDER_HELP}",
+                    other.found()
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn analysis(v: &mut V, top: &Fields) -> Analysis {
     let mut a = Analysis {
         provider: Provider::NginxLog,
         interval: Duration::from_secs(10),
@@ -13,46 +75,11 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
         on_inconclusive: OnInconclusive::Pause,
         failure_limit: 1,
     };
-    let Some(f) = n.and_then(|n| {
-        v.fields(
-            n,
-            "analysis",
-            &[
-                "provider",
-                "interval",
-                "window",
-                "error_rate_max",
-                "p99_max",
-                "min_requests",
-                "on_inconclusive",
-                "failure_limit",
-            ],
-        )
-    }) else {
+    let Some(f) = v.section(top, "analysis", "analysis", ANALYSIS_KEYS) else {
         return a;
     };
-    if let Some(p) = f.get("provider") {
-        match &p.value {
-            Value::Str(s) if s == "nginx-log" => a.provider = Provider::NginxLog,
-            Value::Map(_) => {
-                if let Some(pf) = v.fields(p, "analysis.provider", &["prometheus"]) {
-                    if let Some(prom) = v.require(&pf, "prometheus", "analysis.provider") {
-                        if let Some(qf) = v.fields(prom, "prometheus", &["url"]) {
-                            if let Some(url) = v
-                                .require(&qf, "url", "prometheus")
-                                .and_then(|u| v.string(u, "prometheus.url"))
-                            {
-                                a.provider = Provider::Prometheus { url };
-                            }
-                        }
-                    }
-                }
-            }
-            _ => v.err(
-                p,
-                "provider must be nginx-log or { prometheus: { url: … } }",
-            ),
-        }
+    if let Some(p) = provider(v, &f) {
+        a.provider = p;
     }
     a.interval = v.opt(&f, "interval", a.interval, |v, d| {
         let d2 = v.duration(d, "analysis.interval")?;
@@ -63,24 +90,39 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
         Some(d2)
     });
     a.window = v.opt(&f, "window", a.window, |v, d| {
-        v.duration(d, "analysis.window")
+        positive(v, d, "analysis.window")
     });
+    if a.window < a.interval {
+        if let Some(w) = f.get("window").or(f.get("interval")) {
+            v.err(
+                w,
+                format!(
+                    "analysis.window ({}) is shorter than analysis.interval ({}); each judgement would miss requests",
+                    show(a.window),
+                    show(a.interval)
+                ),
+            );
+        }
+    }
     a.error_rate_max = v.opt(&f, "error_rate_max", a.error_rate_max, |v, e| {
         match &e.value {
             Value::Float(x) if (0.0..=1.0).contains(x) => Some(*x),
             Value::Int(0) => Some(0.0),
             Value::Int(1) => Some(1.0),
-            _ => {
+            other => {
                 v.err(
                     e,
-                    "error_rate_max must be a fraction between 0 and 1 (0.02 = 2 %)",
+                    format!(
+                        "error_rate_max must be a fraction between 0 and 1 (0.02 = 2 %), found {}",
+                        other.found()
+                    ),
                 );
                 None
             }
         }
     });
     a.p99_max = v.opt(&f, "p99_max", a.p99_max, |v, d| {
-        v.duration(d, "analysis.p99_max")
+        positive(v, d, "analysis.p99_max")
     });
     a.min_requests = v.opt(&f, "min_requests", a.min_requests, |v, m| {
         v.int(m, "min_requests", 0, 1_000_000_000).map(|x| x as u64)
@@ -102,4 +144,20 @@ pub(super) fn analysis(v: &mut V, n: Option<&Node>) -> Analysis {
         v.int(n, "failure_limit", 1, 100).map(|x| x as u32)
     });
     a
+}
+
+/// A duration as people write it: 1m30s, 500ms.
+fn show(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
 }

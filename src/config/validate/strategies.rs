@@ -5,11 +5,13 @@ use super::*;
 pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
     let Some(n) = n else { return Vec::new() };
     let mut out = Vec::new();
-    for (k, body) in map_entries(v, n, "strategies") {
+    let example = "canary-auto: { kind: canary, steps: [10, 40, 70], bake: 30s }";
+    for (k, body) in map_entries(v, n, "strategies", example) {
         let valid_name = v.name(k, "strategy name");
         let name = valid_name.clone().unwrap_or_else(|| key_text(k));
         let what = format!("strategy {name}");
-        let Some(f) = v.fields(
+        let Some(f) = v.fields_at(
+            k,
             body,
             &what,
             &[
@@ -30,7 +32,14 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
             "blue-green" => &["kind", "verify"],
             "rolling" => &["kind", "batch", "bake"],
             other => {
-                v.err(kind_node, format!("kind `{other}` is unknown; use canary, canary-manual, blue-green or rolling"));
+                let kinds = ["canary", "canary-manual", "blue-green", "rolling"];
+                v.err(
+                    kind_node,
+                    format!(
+                        "kind `{other}` is unknown{}; use canary, canary-manual, blue-green or rolling",
+                        did_you_mean(other, &kinds)
+                    ),
+                );
                 continue;
             }
         };
@@ -105,7 +114,7 @@ pub(super) fn steps(v: &mut V, n: &Node) -> Vec<u8> {
             n,
             format!(
                 "steps must be a list of percentages such as [10, 40, 70], found {}",
-                n.value.kind()
+                n.value.found()
             ),
         );
         return Vec::new();
