@@ -309,7 +309,7 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
             "· deployment #{} {} by {} ({}) ",
             d.id, d.version, d.operator, d.strategy
         ));
-        if let Some(until) = d.bake_until {
+        if let Some(until) = d.bake_until.filter(|_| !d.state.is_terminal()) {
             let left = (until - now).num_seconds().max(0);
             title.push_str(&format!("· bake {left}s left "));
         }
