@@ -119,18 +119,24 @@ pub(super) fn print_event(e: &Event, json: bool) {
     let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
+/// A channel whose events are printed as they come, until every sender is dropped.
+fn printer(json: bool) -> (broadcast::Sender<Event>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = broadcast::channel(4096);
+    let task = tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            print_event(&e, json);
+        }
+    });
+    (tx, task)
+}
+
 /// Run `op` with an emitter whose events are printed as they come.
 async fn with_events<F, Fut>(json: bool, op: F, service: &str) -> ExitCode
 where
     F: FnOnce(Emitter) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let (tx, mut rx) = broadcast::channel(1024);
-    let printer = tokio::spawn(async move {
-        while let Ok(e) = rx.recv().await {
-            print_event(&e, json);
-        }
-    });
+    let (tx, printer) = printer(json);
     let em = Emitter::new(tx, service, None);
     let result = op(em).await;
     let _ = printer.await;
@@ -149,12 +155,7 @@ async fn rollback(ctx: &Ctx, services: Vec<String>, reason: &str, json: bool) ->
             return ExitCode::from(EXIT_USAGE);
         }
     }
-    let (tx, mut rx) = broadcast::channel(4096);
-    let printer = tokio::spawn(async move {
-        while let Ok(e) = rx.recv().await {
-            print_event(&e, json);
-        }
-    });
+    let (tx, printer) = printer(json);
     let results = join_all(services.iter().map(|s| {
         let em = Emitter::new(tx.clone(), s, None);
         async move {

@@ -367,7 +367,6 @@ impl Engine {
         );
         // Track the deployment's state for `Busy` answers from the event stream.
         let mut sub = self.events.subscribe();
-        let svc_name = service.clone();
         tokio::spawn(async move {
             while let Ok(e) = sub.recv().await {
                 if e.deployment == Some(id) {
@@ -379,7 +378,6 @@ impl Engine {
                     }
                 }
             }
-            drop(svc_name);
         });
         let done = self.internal_tx.clone();
         let name = service.clone();

@@ -212,14 +212,9 @@ pub async fn set_split(
         } else {
             TrackName::Stable
         };
-        let w = apply_with_retry(h, split, Some(guard)).await?;
-        em.emit(EventKind::WeightsVerified {
-            host: h.host_name().to_string(),
-            stable_weight: w.stable,
-            canary_weight: w.canary,
-            canary_percent: split.canary_percent(),
-        });
-        Ok(())
+        apply_with_retry(h, split, Some(guard), em)
+            .await
+            .map(|_| ())
     }))
     .await;
     collect(
@@ -231,18 +226,28 @@ pub async fn set_split(
     .map(|_| ())
 }
 
+/// Apply a split on one host (retrying when another writer changed the file meanwhile) and
+/// report the weights read back.
 async fn apply_with_retry(
     h: &ServiceOnHost<'_>,
     split: Split,
     guard: Option<TrackName>,
+    em: &Emitter,
 ) -> Result<crate::domain::TrackWeights, HostError> {
     let mut attempt = 0;
-    loop {
+    let w = loop {
         match h.apply_split_guarded(split, guard).await {
             Err(HostError::Conflict { .. }) if attempt < 3 => attempt += 1,
-            r => return r,
+            r => break r?,
         }
-    }
+    };
+    em.emit(EventKind::WeightsVerified {
+        host: h.host_name().to_string(),
+        stable_weight: w.stable,
+        canary_weight: w.canary,
+        canary_percent: split.canary_percent(),
+    });
+    Ok(w)
 }
 
 /// Start a track's stack at `version` on every host and health-check it.
@@ -318,16 +323,8 @@ pub async fn rollback(
         async move {
             // Fast path: stable answers its health check, so move traffic now (two round trips).
             if stable_version.is_none() {
-                match apply_with_retry(h, Split::STABLE, Some(TrackName::Stable)).await {
-                    Ok(w) => {
-                        em.emit(EventKind::WeightsVerified {
-                            host: h.host_name().to_string(),
-                            stable_weight: w.stable,
-                            canary_weight: w.canary,
-                            canary_percent: 0,
-                        });
-                        return Ok(h.host_name().to_string());
-                    }
+                match apply_with_retry(h, Split::STABLE, Some(TrackName::Stable), em).await {
+                    Ok(_) => return Ok(h.host_name().to_string()),
                     Err(HostError::Unhealthy { .. }) => {} // bring stable back first, below
                     Err(e) => return Err(e),
                 }
@@ -352,13 +349,7 @@ pub async fn rollback(
                 h.stack_up(TrackName::Stable, &version).await?;
                 h.health(TrackName::Stable, never).await?;
             }
-            let w = apply_with_retry(h, Split::STABLE, None).await?;
-            em.emit(EventKind::WeightsVerified {
-                host: h.host_name().to_string(),
-                stable_weight: w.stable,
-                canary_weight: w.canary,
-                canary_percent: 0,
-            });
+            apply_with_retry(h, Split::STABLE, None, em).await?;
             Ok(h.host_name().to_string())
         }
     }))
