@@ -37,10 +37,36 @@ pub fn mechanics_config() -> PathBuf {
     p
 }
 
+/// Held while a test uses the lab: the in-process mutex (tests of one binary run in threads)
+/// and an exclusive `flock` on the lab's lock file (other test binaries, benches and worktrees
+/// use the same hosts). Both are released on drop.
+pub struct LabGuard {
+    _thread: MutexGuard<'static, ()>,
+    _file: std::fs::File,
+}
+
 /// Take the lab for one test (tests share its hosts), check it runs, and reset it to the
 /// baseline: stable 1.0.0 at 100 % on every host, no canary.
-pub fn lab() -> MutexGuard<'static, ()> {
-    let guard = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+pub fn lab() -> LabGuard {
+    let thread = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lock_path = Path::new(LAB).join("test.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot open {}: {e}; start the lab as root with `bash lab/up.sh`",
+                lock_path.display()
+            )
+        });
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let guard = LabGuard {
+        _thread: thread,
+        _file: file,
+    };
     for (i, h) in HOSTS.iter().enumerate() {
         let addr: SocketAddr = format!("127.0.0.{}:2222", 11 + i).parse().unwrap();
         if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
