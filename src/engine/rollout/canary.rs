@@ -1,0 +1,130 @@
+//! The canary strategies: automatic steps that bake (and are judged) between moves, and the
+//! manual canary that waits for the operator.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::{next_judgement, Control, Rollout, Stop};
+use crate::analysis::Verdict;
+use crate::config::{Finally, OnInconclusive};
+use crate::domain::{Split, Transition};
+use crate::engine::event::EventKind;
+
+impl Rollout {
+    pub(super) async fn canary(
+        &mut self,
+        steps: Vec<u8>,
+        bake: Duration,
+        finally: Finally,
+    ) -> Result<(), Stop> {
+        let of = steps.len();
+        for (i, pct) in steps.iter().enumerate() {
+            let split = Split::new(*pct).unwrap_or(Split::STABLE);
+            self.em.emit(EventKind::StepStarted {
+                step: i + 1,
+                of,
+                canary_percent: *pct,
+            });
+            self.move_traffic(split).await?;
+            self.em.emit(EventKind::StepReached {
+                step: i + 1,
+                of,
+                canary_percent: *pct,
+                bake_until: chrono::Duration::from_std(bake)
+                    .ok()
+                    .map(|d| Utc::now() + d),
+            });
+            if self.bake(bake).await? {
+                return Ok(()); // promoted during the bake
+            }
+        }
+        match finally {
+            Finally::Promote => self.promote().await,
+            Finally::Pause => self.await_decision().await,
+        }
+    }
+
+    pub(super) async fn canary_manual(&mut self, initial: u8) -> Result<(), Stop> {
+        self.move_traffic(Split::new(initial).unwrap_or(Split::STABLE))
+            .await?;
+        self.await_decision().await
+    }
+
+    /// Bake for `d`, handling controls. Ok(true) when promoted meanwhile.
+    async fn bake(&mut self, d: Duration) -> Result<bool, Stop> {
+        let deadline = Instant::now() + d;
+        loop {
+            let msg = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return self.end_of_bake().await,
+                m = self.control.recv() => m,
+                j = next_judgement(&mut self.judgements) => {
+                    self.on_judgement(j)?;
+                    continue;
+                }
+            };
+            match msg {
+                Some(Control::Pause) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.go(Transition::Pause);
+                    if self.paused().await? {
+                        return Ok(true);
+                    }
+                    return Box::pin(self.bake(left)).await;
+                }
+                Some(c) => {
+                    if self.handle(c).await? {
+                        return Ok(true);
+                    }
+                }
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// The bake time is over: without a pass, the step does not advance. Ok(true) when the
+    /// deployment was promoted while waiting.
+    async fn end_of_bake(&mut self) -> Result<bool, Stop> {
+        let Some(rx) = &self.judgements else {
+            return Ok(false);
+        };
+        let latest = rx.borrow().clone();
+        match latest {
+            Some(j) if j.verdict == Verdict::Pass => Ok(false),
+            Some(j) if j.verdict == Verdict::Fail => Err(Stop::Rollback(format!(
+                "analysis of the canary: {}",
+                j.summary
+            ))),
+            other => {
+                let why = other.map_or("no judgement yet".to_string(), |j| j.summary);
+                match self.ctx.config.analysis.on_inconclusive {
+                    OnInconclusive::Rollback => Err(Stop::Rollback(format!(
+                        "analysis of the canary was not conclusive ({why}) and on_inconclusive is rollback"
+                    ))),
+                    OnInconclusive::Pause => {
+                        self.em.emit(EventKind::Info {
+                            message: format!(
+                                "analysis of the canary was not conclusive ({why}); paused: resume to bake again, or promote or roll back"
+                            ),
+                        });
+                        self.go(Transition::Pause);
+                        self.em.emit(EventKind::AwaitingDecision {
+                            canary_percent: self.split.canary_percent(),
+                        });
+                        if self.paused().await? {
+                            return Ok(true);
+                        }
+                        Box::pin(self.end_of_bake_again()).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a resume from an inconclusive pause, bake once more over a fresh interval.
+    async fn end_of_bake_again(&mut self) -> Result<bool, Stop> {
+        let d = self.ctx.config.analysis.interval * 2;
+        self.bake(d).await
+    }
+}
