@@ -10,6 +10,7 @@ use std::time::Duration;
 use sluice::config::{
     load, parse, Approval, Diagnostic, Finally, OnInconclusive, Provider, Store, StrategyKind,
 };
+use sluice::domain::BatchSize;
 
 const LAB: &str = include_str!("../config/lab.yaml");
 
@@ -183,13 +184,14 @@ fn the_lab_config_is_valid() {
     assert_eq!(
         c.strategies["blue-green"].kind,
         StrategyKind::BlueGreen {
-            verify: Duration::from_secs(60)
+            verify: Duration::from_secs(20),
+            keep: Duration::from_secs(60)
         }
     );
     assert_eq!(
         c.strategies["rolling"].kind,
         StrategyKind::Rolling {
-            batch: 1,
+            batch: BatchSize::Hosts(1),
             bake: Duration::from_secs(20)
         }
     );
@@ -282,7 +284,7 @@ fn other_kinds_and_forms_are_read() {
     assert_eq!(
         c.strategies["roll"].kind,
         StrategyKind::Rolling {
-            batch: 2,
+            batch: BatchSize::Hosts(2),
             bake: Duration::from_millis(500)
         }
     );
@@ -293,7 +295,8 @@ fn other_kinds_and_forms_are_read() {
     assert_eq!(
         c.strategies["bg"].kind,
         StrategyKind::BlueGreen {
-            verify: Duration::from_secs(120)
+            verify: Duration::from_secs(120),
+            keep: Duration::from_secs(300)
         }
     );
     let h = &c.hosts["web-1"];
@@ -509,7 +512,7 @@ fn keys_of_another_strategy_kind() {
         &d,
         &text,
         "@@batch: 2",
-        "`batch` does not apply to a blue-green strategy; its keys are: kind, verify",
+        "`batch` does not apply to a blue-green strategy; its keys are: kind, verify, keep",
     );
     has(
         &d,

@@ -137,14 +137,13 @@ pub enum StrategyKind {
         finally: Finally,
     },
     /// The operator sets the canary weight; starts at `initial` percent.
-    CanaryManual {
-        initial: u8,
-    },
-    BlueGreen {
-        verify: Duration,
-    },
+    CanaryManual { initial: u8 },
+    /// Green beside blue, verified for `verify`, all traffic switched at once, blue kept
+    /// for `keep` (instant rollback), then finished like a promotion.
+    BlueGreen { verify: Duration, keep: Duration },
+    /// Hosts in batches (config order), each switched to the new version and baked.
     Rolling {
-        batch: u32,
+        batch: crate::domain::BatchSize,
         bake: Duration,
     },
 }

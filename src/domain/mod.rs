@@ -1,9 +1,11 @@
 //! Pure domain types. Depends on nothing else in the crate.
 
+pub mod batches;
 pub mod release;
 pub mod split;
 pub mod state;
 
+pub use batches::BatchSize;
 pub use release::Version;
 pub use split::{weight_label, Split, TrackWeights};
 pub use state::{DeploymentState, InvalidTransition, Transition};

@@ -3,6 +3,8 @@
 //! ```text
 //! pending → validating → awaiting-approval → progressing ⇄ paused
 //!                      ↘ progressing                 ↘ succeeded | failed | rolled-back | aborted
+//! blue/green: progressing → verifying → switched → succeeded   (either may pause; resume
+//!             returns to progressing, and the rollout re-enters its phase)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,11 @@ pub enum DeploymentState {
     Validating,
     AwaitingApproval,
     Progressing,
+    /// Blue/green: green runs beside blue on every host, without traffic, being verified.
+    Verifying,
+    /// Blue/green: all traffic is on green (or moving there); blue is kept for an instant
+    /// rollback.
+    Switched,
     Paused,
     Succeeded,
     Failed,
@@ -35,6 +42,10 @@ pub enum Transition {
     Abort,
     Pause,
     Resume,
+    /// Blue/green: green is healthy on every host; its verification starts.
+    Verify,
+    /// Blue/green: all traffic moves to green on every host at once.
+    Switch,
     /// The rollout completed (promoted).
     Succeed,
     /// A check, a host or a stack failed and nothing is left to roll back.
@@ -51,11 +62,13 @@ pub struct InvalidTransition {
 }
 
 impl DeploymentState {
-    pub const ALL: [DeploymentState; 9] = [
+    pub const ALL: [DeploymentState; 11] = [
         DeploymentState::Pending,
         DeploymentState::Validating,
         DeploymentState::AwaitingApproval,
         DeploymentState::Progressing,
+        DeploymentState::Verifying,
+        DeploymentState::Switched,
         DeploymentState::Paused,
         DeploymentState::Succeeded,
         DeploymentState::Failed,
@@ -79,6 +92,8 @@ impl DeploymentState {
             DeploymentState::Validating => "validating",
             DeploymentState::AwaitingApproval => "awaiting-approval",
             DeploymentState::Progressing => "progressing",
+            DeploymentState::Verifying => "verifying",
+            DeploymentState::Switched => "switched",
             DeploymentState::Paused => "paused",
             DeploymentState::Succeeded => "succeeded",
             DeploymentState::Failed => "failed",
@@ -96,11 +111,16 @@ impl DeploymentState {
             (S::Validating, T::NeedApproval) => S::AwaitingApproval,
             // A production stage in the middle of a rollout asks again.
             (S::Progressing | S::Paused, T::NeedApproval) => S::AwaitingApproval,
+            // Blue/green may ask for approval before the switch.
+            (S::Verifying, T::NeedApproval) => S::AwaitingApproval,
             (S::Validating | S::AwaitingApproval, T::Proceed) => S::Progressing,
             (S::Pending | S::Validating | S::AwaitingApproval | S::Paused, T::Abort) => S::Aborted,
-            (S::Progressing, T::Pause) => S::Paused,
+            (S::Progressing | S::Verifying | S::Switched, T::Pause) => S::Paused,
             (S::Paused, T::Resume) => S::Progressing,
-            (S::Progressing | S::Paused, T::Succeed) => S::Succeeded,
+            (S::Progressing, T::Verify) => S::Verifying,
+            // From progressing: the switch after a resume (or an approval) re-enters the phase.
+            (S::Progressing | S::Verifying, T::Switch) => S::Switched,
+            (S::Progressing | S::Switched | S::Paused, T::Succeed) => S::Succeeded,
             (s, T::Fail) if !s.is_terminal() => S::Failed,
             // Rolling back is always allowed while anything may have moved, and is idempotent.
             (s, T::RolledBack) if !s.is_terminal() || s == S::RolledBack => S::RolledBack,
@@ -111,13 +131,15 @@ impl DeploymentState {
 }
 
 impl Transition {
-    pub const ALL: [Transition; 9] = [
+    pub const ALL: [Transition; 11] = [
         Transition::Validate,
         Transition::NeedApproval,
         Transition::Proceed,
         Transition::Abort,
         Transition::Pause,
         Transition::Resume,
+        Transition::Verify,
+        Transition::Switch,
         Transition::Succeed,
         Transition::Fail,
         Transition::RolledBack,
@@ -131,6 +153,8 @@ impl Transition {
             Transition::Abort => "be aborted",
             Transition::Pause => "pause",
             Transition::Resume => "resume",
+            Transition::Verify => "start verifying",
+            Transition::Switch => "switch traffic",
             Transition::Succeed => "succeed",
             Transition::Fail => "fail",
             Transition::RolledBack => "be rolled back",
@@ -173,9 +197,20 @@ mod tests {
         (S::AwaitingApproval, T::RolledBack, S::RolledBack),
         (S::Progressing, T::NeedApproval, S::AwaitingApproval),
         (S::Progressing, T::Pause, S::Paused),
+        (S::Progressing, T::Verify, S::Verifying),
+        (S::Progressing, T::Switch, S::Switched),
         (S::Progressing, T::Succeed, S::Succeeded),
         (S::Progressing, T::Fail, S::Failed),
         (S::Progressing, T::RolledBack, S::RolledBack),
+        (S::Verifying, T::NeedApproval, S::AwaitingApproval),
+        (S::Verifying, T::Pause, S::Paused),
+        (S::Verifying, T::Switch, S::Switched),
+        (S::Verifying, T::Fail, S::Failed),
+        (S::Verifying, T::RolledBack, S::RolledBack),
+        (S::Switched, T::Pause, S::Paused),
+        (S::Switched, T::Succeed, S::Succeeded),
+        (S::Switched, T::Fail, S::Failed),
+        (S::Switched, T::RolledBack, S::RolledBack),
         (S::Paused, T::NeedApproval, S::AwaitingApproval),
         (S::Paused, T::Resume, S::Progressing),
         (S::Paused, T::Abort, S::Aborted),
@@ -239,6 +274,27 @@ mod tests {
             }
             assert!(reachable.iter().any(|s| s.is_terminal()), "{from}");
         }
+    }
+
+    #[test]
+    fn blue_green_walks_verify_switch_succeed_and_re_enters_after_a_pause() {
+        let walk = |ts: &[T]| ts.iter().try_fold(S::Pending, |s, t| s.apply(*t));
+        use T::*;
+        assert_eq!(
+            walk(&[Validate, Proceed, Verify, Switch, Succeed]),
+            Ok(S::Succeeded)
+        );
+        assert_eq!(
+            walk(&[Validate, Proceed, Verify, Pause, Resume, Verify, Switch]),
+            Ok(S::Switched)
+        );
+        assert_eq!(
+            walk(&[Validate, Proceed, Verify, Switch, Pause, Resume, Switch]),
+            Ok(S::Switched)
+        );
+        // Never switched twice in a row, never succeeded straight from verifying.
+        assert!(walk(&[Validate, Proceed, Verify, Switch, Switch]).is_err());
+        assert!(walk(&[Validate, Proceed, Verify, Succeed]).is_err());
     }
 
     #[test]

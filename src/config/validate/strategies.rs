@@ -1,6 +1,7 @@
 //! The `strategies` map.
 
 use super::*;
+use crate::domain::BatchSize;
 
 pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
     let Some(n) = n else { return Vec::new() };
@@ -15,7 +16,7 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
             body,
             &what,
             &[
-                "kind", "steps", "bake", "finally", "initial", "verify", "batch",
+                "kind", "steps", "bake", "finally", "initial", "verify", "keep", "batch",
             ],
         ) else {
             continue;
@@ -29,7 +30,7 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
         let allowed: &[&str] = match kind.as_str() {
             "canary" => &["kind", "steps", "bake", "finally"],
             "canary-manual" => &["kind", "initial"],
-            "blue-green" => &["kind", "verify"],
+            "blue-green" => &["kind", "verify", "keep"],
             "rolling" => &["kind", "batch", "bake"],
             other => {
                 let kinds = ["canary", "canary-manual", "blue-green", "rolling"];
@@ -48,7 +49,8 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
                 v.err(
                     key_node,
                     format!(
-                        "`{key}` does not apply to a {kind} strategy; its keys are: {}",
+                        "`{key}` does not apply to a {kind} strategy{}; its keys are: {}",
+                        did_you_mean(key, &allowed[1..]),
                         allowed.join(", ")
                     ),
                 );
@@ -91,11 +93,12 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
                 verify: v.opt(&f, "verify", Duration::from_secs(60), |v, n| {
                     v.duration(n, "verify")
                 }),
+                keep: v.opt(&f, "keep", Duration::from_secs(300), |v, n| {
+                    v.duration(n, "keep")
+                }),
             },
             _ => StrategyKind::Rolling {
-                batch: v.opt(&f, "batch", 1, |v, n| {
-                    v.int(n, "batch", 1, 10_000).map(|x| x as u32)
-                }),
+                batch: v.opt(&f, "batch", BatchSize::Hosts(1), batch),
                 bake: v.opt(&f, "bake", Duration::from_secs(20), |v, n| {
                     v.duration(n, "bake")
                 }),
@@ -143,4 +146,51 @@ pub(super) fn steps(v: &mut V, n: &Node) -> Vec<u8> {
         out.push(p);
     }
     out
+}
+
+/// `batch: 2` (hosts) or `batch: "25%"` (of the service's hosts, rounded up).
+fn batch(v: &mut V, n: &Node) -> Option<BatchSize> {
+    const FORMS: &str = "a number of hosts such as 1, or a percentage of them such as \"25%\"";
+    match &n.value {
+        Value::Int(_) => v
+            .int(n, "batch", 1, 10_000)
+            .map(|x| BatchSize::Hosts(x as u32)),
+        Value::Str(s) => {
+            let t = s.trim();
+            let Some(p) = t.strip_suffix('%') else {
+                let hint = match t.parse::<u64>() {
+                    Ok(x) => format!("; write {x} (hosts) or \"{x}%\" (of the hosts)"),
+                    Err(_) => format!("; write {FORMS}"),
+                };
+                v.err(
+                    n,
+                    format!("batch `{s}` is neither a count nor a percentage{hint}"),
+                );
+                return None;
+            };
+            match p.trim().parse::<u64>() {
+                Ok(x) if (1..=100).contains(&x) => Some(BatchSize::Percent(x as u8)),
+                Ok(x) => {
+                    v.err(
+                        n,
+                        format!(
+                            "batch {x}% is out of range 1%..=100%; a batch holds at least one host"
+                        ),
+                    );
+                    None
+                }
+                Err(_) => {
+                    v.err(
+                        n,
+                        format!("batch `{s}` is not a whole percentage; write {FORMS}"),
+                    );
+                    None
+                }
+            }
+        }
+        other => {
+            v.err(n, format!("batch must be {FORMS}, found {}", other.found()));
+            None
+        }
+    }
 }
