@@ -83,6 +83,29 @@ pub fn human(e: &Event) -> String {
             ),
             None => format!("step {step}/{of}: every host at {canary_percent} % canary"),
         },
+        EventKind::VerifyStarted { hosts, until } => format!(
+            "green healthy beside blue on {}; verifying{} (no traffic yet)",
+            hosts.join(", "),
+            until.map_or(String::new(), |u| format!(" until {}", u.format("%H:%M:%S")))
+        ),
+        EventKind::TrafficSwitched { hosts, keep_until } => format!(
+            "switched: every host verified with all traffic on green ({}); blue kept{} for an instant rollback",
+            hosts.join(", "),
+            keep_until.map_or(String::new(), |u| format!(" until {}", u.format("%H:%M:%S")))
+        ),
+        EventKind::BatchStarted { batch, of, hosts } => {
+            format!("batch {batch}/{of}: starting the new version on {}", hosts.join(", "))
+        }
+        EventKind::BatchReached {
+            batch,
+            of,
+            hosts,
+            bake_until,
+        } => format!(
+            "batch {batch}/{of}: {} on the new version at 100 %{}",
+            hosts.join(", "),
+            bake_until.map_or(String::new(), |u| format!("; baking until {}", u.format("%H:%M:%S")))
+        ),
         EventKind::AwaitingDecision { canary_percent } => format!(
             "paused at {canary_percent} % canary, waiting for a decision: promote or roll back"
         ),

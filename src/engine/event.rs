@@ -76,6 +76,32 @@ pub enum EventKind {
         canary_percent: u8,
         bake_until: Option<DateTime<Utc>>,
     },
+    /// Blue/green: green is healthy on every host beside blue and is verified (health, and
+    /// analysis when configured) until `until`, without traffic.
+    VerifyStarted {
+        hosts: Vec<String>,
+        until: Option<DateTime<Utc>>,
+    },
+    /// Blue/green: every host verified with all traffic on green; blue is kept running until
+    /// `keep_until` so that a rollback is instant.
+    TrafficSwitched {
+        hosts: Vec<String>,
+        keep_until: Option<DateTime<Utc>>,
+    },
+    /// Rolling: batch `batch` of `of` starts the new version on `hosts`.
+    BatchStarted {
+        batch: usize,
+        of: usize,
+        hosts: Vec<String>,
+    },
+    /// Rolling: the batch's hosts are verified on the new version (100 %); baking until
+    /// `bake_until`.
+    BatchReached {
+        batch: usize,
+        of: usize,
+        hosts: Vec<String>,
+        bake_until: Option<DateTime<Utc>>,
+    },
     /// Steps done; waiting for an operator to promote or roll back.
     AwaitingDecision {
         canary_percent: u8,

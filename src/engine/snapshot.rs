@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::event::{Event, EventKind};
+use super::phase::Phase;
 use crate::domain::DeploymentState;
 use crate::target::host::StackState;
 
@@ -57,6 +58,8 @@ pub struct DeploymentSnapshot {
     pub bake_until: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// Blue/green or rolling: where the deployment is.
+    pub phase: Option<super::phase::Phase>,
 }
 
 /// What a host was last seen to hold, with when.
@@ -94,6 +97,7 @@ impl Snapshot {
                     bake_until: None,
                     started_at: e.at,
                     last_error: None,
+                    phase: None,
                 });
             }
             EventKind::State { to, .. } => {
@@ -167,6 +171,40 @@ impl Snapshot {
                 if let Some(d) = deployment(svc, e) {
                     d.canary_percent = *canary_percent;
                     d.bake_until = None;
+                }
+            }
+            EventKind::VerifyStarted { until, .. } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.phase = Some(Phase::GreenVerify { until: *until });
+                }
+            }
+            EventKind::TrafficSwitched { keep_until, .. } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.canary_percent = 100;
+                    d.phase = Some(Phase::Switched { until: *keep_until });
+                }
+            }
+            EventKind::BatchStarted { batch, of, .. } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.phase = Some(Phase::Batch {
+                        batch: *batch,
+                        of: *of,
+                        bake_until: None,
+                    });
+                }
+            }
+            EventKind::BatchReached {
+                batch,
+                of,
+                bake_until,
+                ..
+            } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.phase = Some(Phase::Batch {
+                        batch: *batch,
+                        of: *of,
+                        bake_until: *bake_until,
+                    });
                 }
             }
             EventKind::Failed { error } => {

@@ -163,6 +163,7 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateT
         let (stable, canary) = versions(s);
         let state = match &s.deployment {
             Some(d) if d.state.is_terminal() => d.state.to_string(),
+            Some(d) if d.phase.is_some() => phase_label(d, now),
             Some(d) if !d.steps.is_empty() && d.step > 0 => {
                 format!(
                     "{}/{} {}% {}",
@@ -226,6 +227,15 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateT
     // Stateful, so the table scrolls to keep the selected service in view.
     let mut state = TableState::default().with_selected(Some(app.selected));
     f.render_stateful_widget(table.row_highlight_style(theme.selected), area, &mut state);
+}
+
+/// A blue/green or rolling deployment's phase ("switched · blue kept 8s"); held when paused.
+fn phase_label(d: &crate::engine::snapshot::DeploymentSnapshot, now: DateTime<Utc>) -> String {
+    match &d.phase {
+        Some(p) if d.state == crate::domain::DeploymentState::Paused => p.held_label(),
+        Some(p) => p.label(now),
+        None => String::new(),
+    }
 }
 
 fn age(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> (String, bool) {
@@ -309,6 +319,9 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
             "· deployment #{} {} by {} ({}) ",
             d.id, d.version, d.operator, d.strategy
         ));
+        if d.phase.is_some() && !d.state.is_terminal() {
+            title.push_str(&format!("· {} ", phase_label(d, now)));
+        }
         if let Some(until) = d.bake_until.filter(|_| !d.state.is_terminal()) {
             let left = (until - now).num_seconds().max(0);
             title.push_str(&format!("· bake {left}s left "));
@@ -543,6 +556,12 @@ fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
                 ),
                 Some(crate::config::StrategyKind::CanaryManual { initial }) => {
                     format!("manual canary at {initial} %, then you steer with +/-")
+                }
+                Some(crate::config::StrategyKind::BlueGreen { verify, keep }) => format!(
+                    "blue/green: green verified {verify:?} beside blue, all traffic switched at once, blue kept {keep:?}"
+                ),
+                Some(crate::config::StrategyKind::Rolling { batch, bake }) => {
+                    format!("rolling: batches of {batch} in host order, bake {bake:?} each")
                 }
                 _ => strategy.clone(),
             };

@@ -53,7 +53,7 @@ impl Rollout {
     }
 
     /// Bake for `d`, handling controls. Ok(true) when promoted meanwhile.
-    async fn bake(&mut self, d: Duration) -> Result<bool, Stop> {
+    pub(super) async fn bake(&mut self, d: Duration) -> Result<bool, Stop> {
         let deadline = Instant::now() + d;
         loop {
             let msg = tokio::select! {

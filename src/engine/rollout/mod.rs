@@ -1,10 +1,13 @@
-//! One deployment, driven as a task: validate, start the canary, walk the steps, bake, wait for
-//! decisions, promote or roll back. Every state change goes through the pure state machine.
+//! One deployment, driven as a task: validate, start the new version, walk the strategy
+//! (canary steps, blue/green, rolling batches), wait for decisions, promote or roll back.
+//! Every state change goes through the pure state machine (`go`), and only there.
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+mod bluegreen;
 mod canary;
+mod rolling;
 
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
@@ -41,6 +44,9 @@ pub struct Rollout {
     failures: u32,
     /// Stops the analysis loop when the rollout ends.
     analysis_stop: CancellationToken,
+    /// The hosts a rollback must return to stable; `None` is every host of the service. A
+    /// rolling deployment touches hosts batch by batch and rolls back only those.
+    rollback_hosts: Option<Vec<String>>,
 }
 
 /// Why the drive loop stopped early.
@@ -75,6 +81,7 @@ impl Rollout {
             judgements: None,
             failures: 0,
             analysis_stop: CancellationToken::new(),
+            rollback_hosts: None,
         }
     }
 
@@ -129,15 +136,11 @@ impl Rollout {
 
     async fn roll_back(&mut self, reason: &str) {
         let previous = self.previous.clone();
-        match ops::rollback(
-            &self.ctx,
-            &self.service,
-            reason,
-            previous.as_ref(),
-            &self.em,
-        )
-        .await
-        {
+        let scope = match &self.rollback_hosts {
+            Some(hosts) => self.subset(hosts),
+            None => self.service.clone(),
+        };
+        match ops::rollback(&self.ctx, &scope, reason, previous.as_ref(), &self.em).await {
             Ok(()) => self.go(Transition::RolledBack),
             Err(e) => self.fail(format!("rollback incomplete: {e}")),
         }
@@ -172,21 +175,9 @@ impl Rollout {
         // Approvals (production stages) come with the policy module; staging proceeds.
         self.go(Transition::Proceed);
 
-        let cancel = self.cancel.clone();
-        if let Err(e) = ops::start_track(
-            &self.ctx,
-            &svc,
-            TrackName::Canary,
-            &self.version,
-            &self.em,
-            &cancel,
-        )
-        .await
-        {
-            // The canary never received traffic (weights untouched); stop what was started.
-            let _ = ops::stop_track(&self.ctx, &svc, TrackName::Canary, &self.em).await;
-            self.fail(e.to_string());
-            return Err(Stop::End);
+        // Rolling starts the new version batch by batch; the others on every host now.
+        if !matches!(self.strategy.kind, StrategyKind::Rolling { .. }) {
+            self.start_everywhere().await?;
         }
 
         self.judgements =
@@ -194,8 +185,8 @@ impl Rollout {
         if self.judgements.is_none() {
             self.em.emit(EventKind::Info {
                 message: format!(
-                    "no metric source for {}: steps advance on health checks and time alone \
-                     (set nginx.access_log, or an analysis provider)",
+                    "no metric source for {}: the rollout advances on health checks and time \
+                     alone (set nginx.access_log, or an analysis provider)",
                     svc.name
                 ),
             });
@@ -208,13 +199,39 @@ impl Rollout {
                 finally,
             } => self.canary(steps, bake, finally).await,
             StrategyKind::CanaryManual { initial } => self.canary_manual(initial).await,
-            StrategyKind::BlueGreen { .. } | StrategyKind::Rolling { .. } => {
-                Err(Stop::Rollback(format!(
-                    "strategy {} is not supported by this engine yet; use a canary strategy",
-                    self.strategy.name
-                )))
-            }
+            StrategyKind::BlueGreen { verify, keep } => self.blue_green(verify, keep).await,
+            StrategyKind::Rolling { batch, bake } => self.rolling(batch, bake).await,
         }
+    }
+
+    /// Start the new version on the canary track of every host and health-check it. On
+    /// failure nothing received traffic (weights untouched): what was started is stopped.
+    async fn start_everywhere(&mut self) -> Result<(), Stop> {
+        let svc = self.service.clone();
+        let cancel = self.cancel.clone();
+        if let Err(e) = ops::start_track(
+            &self.ctx,
+            &svc,
+            TrackName::Canary,
+            &self.version,
+            &self.em,
+            &cancel,
+        )
+        .await
+        {
+            let _ = ops::stop_track(&self.ctx, &svc, TrackName::Canary, &self.em).await;
+            self.fail(e.to_string());
+            return Err(Stop::End);
+        }
+        Ok(())
+    }
+
+    /// The service restricted to `hosts` (the engine's fan-out operations act on a service's
+    /// hosts, so a batch is a service with fewer hosts).
+    fn subset(&self, hosts: &[String]) -> Service {
+        let mut s = self.service.clone();
+        s.hosts.retain(|h| hosts.contains(h));
+        s
     }
 
     async fn move_traffic(&mut self, split: Split) -> Result<(), Stop> {
@@ -266,6 +283,18 @@ impl Rollout {
 
     /// Common controls. Ok(true) when the deployment ended by promotion.
     async fn handle(&mut self, c: Control) -> Result<bool, Stop> {
+        if let (StrategyKind::Rolling { .. }, Control::Promote | Control::SetWeight(_)) =
+            (&self.strategy.kind, &c)
+        {
+            self.em.emit(EventKind::Info {
+                message: format!(
+                    "{}: a rolling deployment moves whole hosts batch by batch; it cannot be \
+                     promoted early or steered by weight — let it continue, or roll it back",
+                    self.service.name
+                ),
+            });
+            return Ok(false);
+        }
         match c {
             Control::Promote => {
                 self.promote().await?;
