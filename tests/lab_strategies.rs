@@ -242,3 +242,147 @@ fn a_failed_batch_rolls_back_the_batches_already_done() {
     }
     assert_baseline("1.0.0");
 }
+
+// ---- with live analysis (the lab's access logs, a fast judge) ------------------------------
+
+/// The lab config with a fast analysis loop and judged blue/green and rolling strategies.
+fn judged_config(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(lab_config())
+        .unwrap()
+        .replace("  interval: 10s", "  interval: 1s")
+        .replace("  window: 1m", "  window: 5s")
+        .replace("  min_requests: 50", "  min_requests: 20")
+        .replace(
+            "strategies:\n",
+            "strategies:\n  bg-judged: { kind: blue-green, verify: 3s, keep: 40s }\n  bg-quiet: { kind: blue-green, verify: 3s, keep: 4s }\n  rolling-judged: { kind: rolling, batch: 1, bake: 6s }\n",
+        );
+    let p = dir.join("judged.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// wrk against every host's nginx, for a bounded time; killed on drop.
+struct Load(Vec<std::process::Child>);
+
+impl Load {
+    fn start(secs: u32) -> Load {
+        Load(
+            HOSTS
+                .iter()
+                .map(|h| {
+                    std::process::Command::new("wrk")
+                        .args(["-t1", "-c8", &format!("-d{secs}s"), "--timeout", "5s"])
+                        .arg(format!("http://{}:8080/", host_ip(h)))
+                        .stdout(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap_or_else(|e| {
+                            panic!("cannot run wrk ({e}); install it with `apt-get install wrk` (lab/up.sh does)")
+                        })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Set a knob of the new version's container (port 8082) on `hosts`.
+fn knob(hosts: &[&str], query: &str) {
+    for h in hosts {
+        let ok = std::process::Command::new("curl")
+            .args(["-fsS", "-X", "POST", "-o", "/dev/null"])
+            .arg(format!("http://{}:8082/knobs?{query}", host_ip(h)))
+            .status()
+            .unwrap();
+        assert!(ok.success(), "setting {query} on {h}'s new stack");
+    }
+}
+
+#[test]
+fn no_traffic_is_inconclusive_and_does_not_fail_blue_green() {
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = judged_config(dir.path());
+    let (code, events) = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "bg-quiet"],
+    )
+    .finish();
+    assert_eq!(code, Some(0), "inconclusive must not fail blue/green");
+    assert!(events.iter().any(|e| e["event"] == "analysis"
+        && e["track"] == "canary"
+        && e["verdict"] == "inconclusive"));
+    assert!(!events.iter().any(|e| e["event"] == "rollback-started"));
+    assert_baseline("1.2.0");
+}
+
+#[test]
+fn green_failing_its_analysis_during_keep_rolls_back_to_blue_by_itself() {
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = judged_config(dir.path());
+    let _load = Load::start(90);
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "bg-judged"],
+    );
+    d.until("traffic-switched");
+    knob(&HOSTS, "error_rate=0.5");
+    let rb = d.until("rollback-started");
+    let reason = rb["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("analysis of green with all traffic switched to it: FAIL"),
+        "{reason}"
+    );
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(1));
+    assert!(states(&events).iter().any(|s| s == "rolled-back"));
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "analysis" && e["track"] == "canary" && e["verdict"] == "fail")
+        .expect("a recorded failing judgement");
+    assert!(failed["error_rate"].as_f64().unwrap() > 0.02, "{failed}");
+    assert_baseline("1.0.0");
+}
+
+#[test]
+fn a_batch_failing_its_analysis_rolls_back_the_batches_done() {
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = judged_config(dir.path());
+    let before_web3 = upstream_text("web-3");
+    let _load = Load::start(90);
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "rolling-judged"],
+    );
+    let ev = d.until("batch-reached");
+    assert_eq!(ev["batch"], 1);
+    // Batch 1 passes its judgement under load; batch 2 goes bad.
+    let ev = d.until("batch-reached");
+    assert_eq!(ev["batch"], 2);
+    assert!(d
+        .seen
+        .iter()
+        .any(|e| e["event"] == "analysis" && e["track"] == "canary" && e["verdict"] == "pass"));
+    knob(&["web-1", "web-2"], "error_rate=0.5");
+    let rb = d.until("rollback-started");
+    let reason = rb["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("analysis of the canary: FAIL"), "{reason}");
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(1));
+    let on_stable = events
+        .iter()
+        .find(|e| e["event"] == "traffic-on-stable")
+        .unwrap();
+    assert_eq!(on_stable["hosts"], serde_json::json!(["web-1", "web-2"]));
+    assert_eq!(upstream_text("web-3"), before_web3, "web-3 never touched");
+    assert_baseline("1.0.0");
+}
