@@ -123,3 +123,5 @@ async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_phases;
