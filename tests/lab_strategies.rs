@@ -386,3 +386,59 @@ fn a_batch_failing_its_analysis_rolls_back_the_batches_done() {
     assert_eq!(upstream_text("web-3"), before_web3, "web-3 never touched");
     assert_baseline("1.0.0");
 }
+
+// ---- changes made by another process ------------------------------------------------------
+
+#[test]
+fn promote_from_another_process_during_keep_ends_blue_green_as_succeeded() {
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = strategies_config(dir.path());
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "bg-hold"],
+    );
+    d.until("traffic-switched");
+    let out = run(sluice(&cfg).args(["promote", "demo"]));
+    assert!(out.status.success());
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(0), "the promotion elsewhere finished it");
+    assert!(!events.iter().any(|e| e["event"] == "rollback-started"));
+    assert_baseline("1.2.0");
+}
+
+#[test]
+fn rollback_from_another_process_stops_rolling_before_the_next_batch() {
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = strategies_config(dir.path());
+    let before: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.1.0", "--strategy", "rolling-slow"],
+    );
+    let ev = d.until("batch-reached");
+    assert_eq!(ev["batch"], 1);
+    let out = run(sluice(&cfg).args(["rollback", "demo"]));
+    assert!(out.status.success());
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(1));
+    assert!(!events
+        .iter()
+        .any(|e| e["event"] == "batch-started" && e["batch"] == 2));
+    let rb = events
+        .iter()
+        .find(|e| e["event"] == "rollback-started" && e["deployment"].is_number())
+        .unwrap();
+    assert!(
+        rb["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed outside this deployment"),
+        "{rb}"
+    );
+    for (i, h) in HOSTS.iter().enumerate().skip(1) {
+        assert_eq!(upstream_text(h), before[i], "{h} never touched");
+    }
+    assert_baseline("1.0.0");
+}

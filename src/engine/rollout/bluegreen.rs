@@ -218,12 +218,23 @@ impl Rollout {
             .filter_map(|h| self.ctx.config.hosts.get(h))
             .map(|h| ServiceOnHost::new(self.ctx.remote.as_ref(), h, &svc))
             .collect();
+        let version = self.version.clone();
+        let on_stable = Split::STABLE.weights(svc.trickle);
         let results = join_all(hosts.iter().map(|h| {
             let never = &never;
+            let version = &version;
             async move {
                 let w = h.read_weights().await?;
                 if w != want {
-                    return Ok(Some(format!(
+                    // Stable at 100 % running the new version: `sluice promote` finished it.
+                    let st = h.stack_state(TrackName::Stable).await?;
+                    if w == on_stable
+                        && st.running
+                        && st.version.as_deref() == Some(version.as_str())
+                    {
+                        return Ok(Some(Outside::Promoted));
+                    }
+                    return Ok(Some(Outside::Moved(format!(
                         "{}: traffic was moved outside this deployment (stable={} canary={}, \
                          expected stable={} canary={}), e.g. by `sluice rollback` from another \
                          process",
@@ -232,17 +243,19 @@ impl Rollout {
                         w.canary,
                         want.stable,
                         want.canary
-                    )));
+                    ))));
                 }
                 h.health(TrackName::Canary, never).await?;
                 Ok::<_, HostError>(None)
             }
         }))
         .await;
+        let mut promoted = 0;
         for r in results {
             match r {
                 Ok(None) => {}
-                Ok(Some(moved)) => {
+                Ok(Some(Outside::Promoted)) => promoted += 1,
+                Ok(Some(Outside::Moved(moved))) => {
                     return Err(Stop::Rollback(format!(
                         "{moved}; every host goes back to blue"
                     )))
@@ -265,6 +278,28 @@ impl Rollout {
                 }
             }
         }
+        if promoted > 0 {
+            // Another process promoted green (every host it reached runs the new version as
+            // stable); it owns the finish. This deployment ends as succeeded, touching nothing.
+            self.em.emit(EventKind::Info {
+                message: format!(
+                    "{} was promoted outside this deployment ({promoted} host(s) already run {} \
+                     as stable); nothing left to do here",
+                    svc.name, self.version
+                ),
+            });
+            if self.state == crate::domain::DeploymentState::Verifying {
+                self.go(Transition::Switch);
+            }
+            self.go(Transition::Succeed);
+            return Err(Stop::End);
+        }
         Ok(())
     }
+}
+
+/// A change to a host made outside this deployment.
+enum Outside {
+    Promoted,
+    Moved(String),
 }

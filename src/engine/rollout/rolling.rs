@@ -24,6 +24,8 @@ impl Rollout {
         self.rollback_hosts = Some(Vec::new());
         for (i, hosts) in batches.iter().enumerate() {
             let batch = i + 1;
+            self.check_done(&format!("before batch {batch}/{of}"))
+                .await?;
             self.em.emit(EventKind::BatchStarted {
                 batch,
                 of,
@@ -59,8 +61,40 @@ impl Rollout {
             // Rolling refuses an early promotion (see `handle`), so the bake never ends in one.
             self.bake(bake).await?;
         }
+        self.check_done("before the finish").await?;
         // Every host is on the new version now; a failure from here rolls all of them back.
         self.rollback_hosts = None;
         self.promote().await
+    }
+
+    /// The hosts of the batches done must still serve the new version (read back): after a
+    /// `sluice rollback` from another process this deployment stops instead of rolling on.
+    async fn check_done(&mut self, when: &str) -> Result<(), Stop> {
+        let done = self.rollback_hosts.clone().unwrap_or_default();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let want = Split::CANARY.weights(self.service.trickle);
+        let sub = self.subset(&done);
+        let views = ops::observe(&self.ctx, &sub, &self.em)
+            .await
+            .map_err(|e| Stop::Rollback(format!("{when}: {e}")))?;
+        let moved: Vec<String> = views
+            .iter()
+            .filter(|v| {
+                (v.stable_weight, v.canary_weight) != (want.stable, want.canary)
+                    || !v.canary.running
+            })
+            .map(|v| v.host.clone())
+            .collect();
+        if moved.is_empty() {
+            Ok(())
+        } else {
+            Err(Stop::Rollback(format!(
+                "{when}: {} no longer on the new version (changed outside this deployment, e.g. \
+                 by `sluice rollback` from another process)",
+                moved.join(", ")
+            )))
+        }
     }
 }
