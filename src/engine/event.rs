@@ -91,6 +91,8 @@ pub enum EventKind {
         window_secs: u64,
         provider: String,
         summary: String,
+        /// Each comparison: metric, value, threshold, whether it held.
+        checks: Vec<crate::analysis::judge::Check>,
     },
     HostFailed {
         host: String,
