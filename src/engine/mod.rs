@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod event;
 pub mod ops;
+pub mod promotion_watch;
 pub mod rollout;
 pub mod snapshot;
 
