@@ -165,6 +165,7 @@ impl Engine {
             }
         });
 
+        crate::metrics::attach(&events);
         let engine = Engine {
             ctx: Ctx { config, remote },
             events: events.clone(),
