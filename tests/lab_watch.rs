@@ -107,3 +107,51 @@ fn a_new_stable_failing_during_its_watch_is_reverted_to_the_previous_version() {
     // Stable recreated at the previous version, health-checked, all traffic there.
     assert_baseline("1.0.0");
 }
+
+#[test]
+fn sluice_promote_watches_too_and_reverts_a_failing_stable() {
+    use std::io::BufRead;
+    let _lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = watched_config(dir.path());
+    let _load = Load::start(90);
+    // A manual canary: the headless deploy leaves it running for a decision.
+    let (code, _) = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "canary-manual"],
+    )
+    .finish();
+    assert_eq!(code, Some(3));
+    let mut child = sluice(&cfg)
+        .args(["promote", "demo", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        seen.push(v.clone());
+        if v["event"] == "watching" {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|e| e["event"] == "promoted"), "{seen:#?}");
+    knob(8081, "error_rate=0.5");
+    for line in lines {
+        seen.push(serde_json::from_str(&line.unwrap()).unwrap());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a reverted promotion is not a success"
+    );
+    let failed = seen
+        .iter()
+        .find(|e| e["event"] == "watch-failed")
+        .expect("watch-failed");
+    assert_eq!(failed["previous"], "1.0.0");
+    assert!(seen.iter().any(|e| e["event"] == "rolled-back"));
+    assert_baseline("1.0.0");
+}

@@ -429,7 +429,8 @@ impl Engine {
         tokio::spawn(async move {
             if let Some(svc) = ctx.service(&service) {
                 let never = CancellationToken::new();
-                if let Err(error) = ops::promote_running(&ctx, svc, &em, &never).await {
+                if let Err(error) = promotion_watch::promote_and_watch(&ctx, svc, &em, &never).await
+                {
                     em.emit(EventKind::Failed { error });
                 }
             }

@@ -111,6 +111,103 @@ pub async fn watch(ctx: &Ctx, svc: &Service, version: &Version, em: &Emitter) ->
     }
 }
 
+/// How a promoted version stands after its watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Kept: the watch passed, was off, had nothing to judge, or was inconclusive with
+    /// `on_inconclusive: pause`.
+    Kept,
+    /// Every host is back on the previous version, for this reason.
+    Reverted(String),
+    /// The watch failed and the revert did not complete (or could not be tried).
+    Failed(String),
+}
+
+/// Watch the new stable `version` (when `analysis.watch` is set), tell how it went, and revert
+/// to `previous` when it failed.
+pub async fn watch_and_settle(
+    ctx: &Ctx,
+    svc: &Service,
+    version: &Version,
+    previous: Option<&Version>,
+    em: &Emitter,
+) -> Settled {
+    let a = &ctx.config.analysis;
+    if a.watch.is_zero() {
+        return Settled::Kept;
+    }
+    let v = version.to_string();
+    let reason = match watch(ctx, svc, version, em).await {
+        Outcome::Skipped(why) => {
+            em.emit(EventKind::Info {
+                message: format!("no post-promotion watch: {why}"),
+            });
+            return Settled::Kept;
+        }
+        Outcome::Passed { passes } => {
+            em.emit(EventKind::WatchPassed { version: v, passes });
+            return Settled::Kept;
+        }
+        Outcome::Inconclusive(reason) => {
+            em.emit(EventKind::WatchInconclusive {
+                version: v.clone(),
+                reason: reason.clone(),
+            });
+            if a.on_inconclusive == crate::config::OnInconclusive::Pause {
+                return Settled::Kept;
+            }
+            format!(
+                "the watch of the new stable was not conclusive ({reason}) and on_inconclusive is rollback"
+            )
+        }
+        Outcome::Failed(reason) => reason,
+    };
+    em.emit(EventKind::WatchFailed {
+        version: v,
+        previous: previous.map(|p| p.to_string()),
+        reason: reason.clone(),
+    });
+    let Some(previous) = previous else {
+        return Settled::Failed(format!(
+            "{reason}; the version before this one is unknown, so nothing was reverted: deploy a known good version"
+        ));
+    };
+    match revert(ctx, svc, previous, &reason, em).await {
+        Ok(()) => Settled::Reverted(reason),
+        Err(e) => Settled::Failed(format!("{reason}; reverting to {previous} failed: {e}")),
+    }
+}
+
+/// Promote whatever canary every host runs (no deployment of this process in flight, e.g.
+/// `sluice promote` after a headless deploy paused), then watch the new stable.
+pub async fn promote_and_watch(
+    ctx: &Ctx,
+    svc: &Service,
+    em: &Emitter,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Version, String> {
+    let previous = ops::observe(ctx, svc, em)
+        .await
+        .ok()
+        .and_then(|views| {
+            let first = views.first()?.stable.version.clone()?;
+            views
+                .iter()
+                .all(|v| v.stable.version.as_deref() == Some(first.as_str()))
+                .then_some(first)
+        })
+        .and_then(|v| Version::parse(&v).ok());
+    let version = ops::promote_running(ctx, svc, em, cancel).await?;
+    match watch_and_settle(ctx, svc, &version, previous.as_ref(), em).await {
+        Settled::Kept => Ok(version),
+        Settled::Reverted(reason) => Err(format!(
+            "{reason}; every host is back on {}",
+            previous.map_or("the previous version".to_string(), |p| p.to_string())
+        )),
+        Settled::Failed(e) => Err(e),
+    }
+}
+
 /// Put every host back on `previous` without serving from nothing: a canary at `previous`
 /// takes the traffic, stable is recreated at `previous` and health-checked, stable takes the
 /// traffic back, the canary stops. Falls back to a plain rollback to `previous` on any failure.

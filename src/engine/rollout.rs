@@ -415,7 +415,7 @@ impl Rollout {
             Ok(()) => {
                 // The canary's judge is done; the new stable is watched on its own.
                 self.analysis_stop.cancel();
-                if !self.ctx.config.analysis.watch.is_zero() && !self.watch_passes().await {
+                if !self.watch_passes().await {
                     return Err(Stop::End);
                 }
                 self.go(Transition::Succeed);
@@ -430,57 +430,23 @@ impl Rollout {
     /// Watch the new stable after a promotion (see `promotion_watch.rs`). False when it failed and every
     /// host was reverted (the state is then rolled-back, or failed if the revert failed).
     async fn watch_passes(&mut self) -> bool {
-        use super::promotion_watch::{self as watch, Outcome};
-        let version = self.version.to_string();
-        let outcome = tokio::select! {
-            o = watch::watch(&self.ctx, &self.service, &self.version, &self.em) => o,
+        use super::promotion_watch::{watch_and_settle, Settled};
+        let settled = tokio::select! {
+            s = watch_and_settle(&self.ctx, &self.service, &self.version, self.previous.as_ref(), &self.em) => s,
             // Controls other than a rollback (which cancels the task) mean nothing now.
             _ = async { while self.control.recv().await.is_some() {} std::future::pending::<()>().await } => unreachable!(),
         };
-        let reason = match outcome {
-            Outcome::Skipped(why) => {
-                self.em.emit(EventKind::Info {
-                    message: format!("no post-promotion watch: {why}"),
-                });
-                return true;
+        match settled {
+            Settled::Kept => true,
+            Settled::Reverted(_) => {
+                self.go(Transition::RolledBack);
+                false
             }
-            Outcome::Passed { passes } => {
-                self.em.emit(EventKind::WatchPassed {
-                    version: version.clone(),
-                    passes,
-                });
-                return true;
+            Settled::Failed(e) => {
+                self.fail(e);
+                false
             }
-            Outcome::Inconclusive(reason) => {
-                self.em.emit(EventKind::WatchInconclusive {
-                    version: version.clone(),
-                    reason: reason.clone(),
-                });
-                if self.ctx.config.analysis.on_inconclusive == OnInconclusive::Pause {
-                    return true;
-                }
-                format!("the watch of the new stable was not conclusive ({reason}) and on_inconclusive is rollback")
-            }
-            Outcome::Failed(reason) => reason,
-        };
-        self.em.emit(EventKind::WatchFailed {
-            version,
-            previous: self.previous.as_ref().map(|v| v.to_string()),
-            reason: reason.clone(),
-        });
-        let Some(previous) = self.previous.clone() else {
-            self.fail(format!(
-                "{reason}; the version before this deployment is unknown, so nothing was reverted: deploy a known good version"
-            ));
-            return false;
-        };
-        match super::promotion_watch::revert(&self.ctx, &self.service, &previous, &reason, &self.em)
-            .await
-        {
-            Ok(()) => self.go(Transition::RolledBack),
-            Err(e) => self.fail(format!("{reason}; reverting to {previous} failed: {e}")),
         }
-        false
     }
 }
 
