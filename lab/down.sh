@@ -64,6 +64,9 @@ if id "$DEPLOY_USER" >/dev/null 2>&1; then
     fi
 fi
 
+step "prometheus"
+bash "$here/prometheus.sh" stop || warn "stopping the lab's prometheus failed"
+
 step "dockerd"
 if [ -f "$LAB/dockerd.pid" ] && alive "$LAB/dockerd.pid"; then
     pid=$(cat "$LAB/dockerd.pid")

@@ -11,6 +11,8 @@ DEMO_TAGS=(1.0.0 1.1.0 1.2.0 2.0.0 9.9.9-unhealthy)
 # sluice logs in as this unprivileged deploy user (in the docker group), as on real hosts.
 DEPLOY_USER=sluice-deploy
 SSH_PORT=2222
+# The lab's Prometheus (lab/prometheus.sh) listens on 127.0.0.1:$PROM_PORT.
+PROM_PORT=${PROM_PORT:-9190}
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf '\nlab: ERROR: %s\n' "$*" >&2; exit 1; }

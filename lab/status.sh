@@ -49,3 +49,6 @@ for n in $(existing_hosts); do
         "$(state "$d/nginx/logs/nginx.pid")" "$(weight 8081) / $(weight 8082)" \
         "$(track stable 8081)" "$(track canary 8082)"
 done
+
+echo
+bash "$here/prometheus.sh" status

@@ -285,6 +285,9 @@ for i in "${!pids[@]}"; do
     note "web-$n: stable $(env_version "$n" stable): ${what:-no change}"
 done
 
+step "prometheus"
+bash "$here/prometheus.sh" start
+
 step "verify"
 for n in $(seq 1 "$LAB_HOSTS"); do
     ip=$(host_ip "$n"); d=$(host_dir "$n")
@@ -318,6 +321,7 @@ The lab is up in ${elapsed} s: $LAB_HOSTS host(s), web-1..web-$LAB_HOSTS on 127.
   ssh      $DEPLOY_USER@127.0.0.1N -p $SSH_PORT -i $LAB/ssh/lab_key -o UserKnownHostsFile=$LAB/ssh/known_hosts
   nginx    http://127.0.0.1N:8080/   upstream file $LAB/hosts/web-N/nginx/conf.d/demo.conf
   demo     stable :8081 (running), canary :8082 (started by sluice)
+  prom     http://127.0.0.1:$PROM_PORT/ scrapes both tracks each second (lab/prometheus.sh)
   knobs    curl -X POST 'http://127.0.0.11:8082/knobs?error_rate=0.1&latency_ms=200'
 Try:
   cargo run --release -- --config config/lab.yaml            # the console

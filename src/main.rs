@@ -6,6 +6,12 @@ use sluice::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(addr) = &cli.metrics_listen {
+        if let Err(e) = sluice::metrics::listen(addr) {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    }
     match cli.command {
         Some(cmd) => {
             init_logging(None);

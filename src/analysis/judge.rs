@@ -83,6 +83,90 @@ pub fn judge(s: &Stats, t: &Thresholds) -> Judgement {
     }
 }
 
+/// No figures to judge: the provider could not give them. Inconclusive, with the reason.
+pub fn unavailable(reason: &str) -> Judgement {
+    Judgement {
+        verdict: Verdict::Inconclusive,
+        requests: 0,
+        checks: Vec::new(),
+        summary: format!("inconclusive: {reason}"),
+    }
+}
+
+/// How much worse than stable the canary may be.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Margins {
+    /// Absolute difference of error rates (0.01 = one percentage point).
+    pub error_rate: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// The canary judged on its own, then against stable: worse than stable by more than a margin
+/// fails. Compared only when both tracks have at least `min_requests`; otherwise the
+/// canary's own verdict stands and the summary says why there was no comparison.
+pub fn judge_against(canary: &Stats, stable: &Stats, t: &Thresholds, m: &Margins) -> Judgement {
+    let mut j = judge(canary, t);
+    if j.verdict == Verdict::Inconclusive {
+        return j;
+    }
+    if stable.requests < t.min_requests || stable.error_rate.is_nan() || stable.p99_ms.is_nan() {
+        j.summary.push_str(&format!(
+            "; not compared with stable ({} requests, fewer than {})",
+            stable.requests, t.min_requests
+        ));
+        return j;
+    }
+    let mut worse = Vec::new();
+    if let Some(margin) = m.error_rate {
+        let diff = canary.error_rate - stable.error_rate;
+        let ok = diff <= margin;
+        if !ok {
+            worse.push(format!(
+                "error rate {:.2} % vs stable {:.2} % (margin {:.2} points)",
+                canary.error_rate * 100.0,
+                stable.error_rate * 100.0,
+                margin * 100.0
+            ));
+        }
+        j.checks.push(Check {
+            metric: "error_rate_over_stable",
+            value: diff,
+            threshold: margin,
+            ok,
+        });
+    }
+    if let Some(margin) = m.p99_ms {
+        let diff = canary.p99_ms - stable.p99_ms;
+        let ok = diff <= margin;
+        if !ok {
+            worse.push(format!(
+                "P99 {:.0} ms vs stable {:.0} ms (margin {margin:.0} ms)",
+                canary.p99_ms, stable.p99_ms
+            ));
+        }
+        j.checks.push(Check {
+            metric: "p99_ms_over_stable",
+            value: diff,
+            threshold: margin,
+            ok,
+        });
+    }
+    if worse.is_empty() {
+        j.summary.push_str(&format!(
+            "; within the margins of stable ({} requests)",
+            stable.requests
+        ));
+    } else {
+        let rest = j
+            .summary
+            .split_once(": ")
+            .map_or(j.summary.clone(), |(_, r)| r.to_string());
+        j.verdict = Verdict::Fail;
+        j.summary = format!("FAIL: worse than stable: {}; {rest}", worse.join(", "));
+    }
+    j
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,7 +214,85 @@ mod tests {
         );
     }
 
+    const M: Margins = Margins {
+        error_rate: Some(0.01),
+        p99_ms: Some(200.0),
+    };
+
+    #[test]
+    fn canary_worse_than_stable_by_more_than_the_margin_fails() {
+        // 1.5 % errors passes the 2 % limit, but stable has 0 %: 1.5 points > 1 point margin.
+        let j = judge_against(&stats(200, 3, 100.0), &stats(1000, 0, 100.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Fail, "{}", j.summary);
+        assert!(
+            j.summary
+                .starts_with("FAIL: worse than stable: error rate 1.50 % vs stable 0.00 %"),
+            "{}",
+            j.summary
+        );
+        let c = j
+            .checks
+            .iter()
+            .find(|c| c.metric == "error_rate_over_stable")
+            .unwrap();
+        assert!(!c.ok && (c.value - 0.015).abs() < 1e-9 && c.threshold == 0.01);
+        // P99 600 ms is under 1 s, but 500 ms above stable's 100 ms.
+        let j = judge_against(&stats(200, 0, 600.0), &stats(1000, 0, 100.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Fail);
+        assert!(
+            j.summary.contains("P99 600 ms vs stable 100 ms"),
+            "{}",
+            j.summary
+        );
+    }
+
+    #[test]
+    fn within_the_margin_passes_and_says_so() {
+        let j = judge_against(&stats(200, 1, 150.0), &stats(1000, 0, 100.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Pass, "{}", j.summary);
+        assert!(j.summary.contains("within the margins of stable"));
+        assert_eq!(j.checks.len(), 4);
+    }
+
+    #[test]
+    fn too_little_stable_traffic_is_not_compared() {
+        let j = judge_against(&stats(200, 3, 100.0), &stats(10, 0, 100.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert!(
+            j.summary.contains("not compared with stable (10 requests"),
+            "{}",
+            j.summary
+        );
+        assert_eq!(j.checks.len(), 2);
+    }
+
+    #[test]
+    fn the_canarys_own_verdict_comes_first() {
+        // Too few canary requests: inconclusive, whatever stable does.
+        let j = judge_against(&stats(10, 0, 1.0), &stats(1000, 900, 5000.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        // Failing its own limits fails even when stable is as bad.
+        let j = judge_against(&stats(100, 50, 1.0), &stats(1000, 500, 1.0), &T, &M);
+        assert_eq!(j.verdict, Verdict::Fail);
+        assert_eq!(
+            unavailable("prometheus: down").verdict,
+            Verdict::Inconclusive
+        );
+    }
+
     proptest! {
+        #[test]
+        fn comparing_never_turns_a_fail_or_inconclusive_into_a_pass(
+            r in 0u64..500, e in 0u64..500, p in 0.0f64..3000.0,
+            sr in 0u64..500, se in 0u64..500, sp in 0.0f64..3000.0,
+        ) {
+            let alone = judge(&stats(r, e.min(r), p), &T).verdict;
+            let against = judge_against(&stats(r, e.min(r), p), &stats(sr, se.min(sr), sp), &T, &M).verdict;
+            if alone != Verdict::Pass {
+                prop_assert_eq!(alone, against);
+            }
+        }
+
         #[test]
         fn too_few_requests_never_pass(r in 0u64..50, e in 0u64..50, p in 0.0f64..10_000.0) {
             prop_assert_eq!(judge(&stats(r, e.min(r), p), &T).verdict, Verdict::Inconclusive);

@@ -32,6 +32,9 @@ pub struct Cli {
         default_value = "sluice.yaml"
     )]
     pub config: PathBuf,
+    /// Serve sluice's own metrics at http://ADDR/metrics (Prometheus text), e.g. 127.0.0.1:9464.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }

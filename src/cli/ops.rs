@@ -52,7 +52,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
                 json,
                 |em| async move {
                     let never = CancellationToken::new();
-                    ops::promote_running(ctx, svc, &em, &never)
+                    crate::engine::promotion_watch::promote_and_watch(ctx, svc, &em, &never)
                         .await
                         .map(|_| ())
                 },

@@ -125,6 +125,33 @@ pub fn human(e: &Event) -> String {
         }
         EventKind::RolledBack { reason } => format!("rolled back ({reason}); canary stopped"),
         EventKind::Promoted { version } => format!("promoted: {version} is the new stable"),
+        EventKind::Watching {
+            version,
+            until,
+            provider,
+        } => format!(
+            "watching the new stable {version} ({provider}){}",
+            until.map_or(String::new(), |u| format!(
+                " until {}",
+                u.format("%H:%M:%S")
+            ))
+        ),
+        EventKind::WatchPassed { version, passes } => {
+            format!("watch passed: {version} stays stable ({passes} passing judgements)")
+        }
+        EventKind::WatchInconclusive { version, reason } => {
+            format!("watch of {version} was not conclusive: {reason}")
+        }
+        EventKind::WatchFailed {
+            version,
+            previous,
+            reason,
+        } => format!(
+            "WATCH FAILED: {version}: {reason}; back to {}",
+            previous
+                .as_deref()
+                .unwrap_or("the previous version (unknown)")
+        ),
         EventKind::Failed { error } => format!("FAILED: {error}"),
         EventKind::Info { message } => message.clone(),
     };

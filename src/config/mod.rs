@@ -2,6 +2,7 @@
 //! model that the rest of sluice consumes. Every error is reported, at once, as
 //! `FILE:LINE:COL: message`.
 
+pub mod analysis_model;
 mod diagnostic;
 mod duration;
 pub mod model;
@@ -10,6 +11,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use analysis_model::{Compare, Prometheus, Queries};
 pub use diagnostic::Diagnostic;
 pub use duration::parse_duration;
 pub use model::*;

@@ -177,6 +177,12 @@ pub struct Analysis {
     pub on_inconclusive: OnInconclusive,
     /// Consecutive failed judgements that trigger a rollback.
     pub failure_limit: u32,
+    /// Settings of the prometheus provider (defaults fit the lab's demo service).
+    pub prometheus: super::analysis_model::Prometheus,
+    /// How long the new stable is judged after a promotion (zero: not at all).
+    pub watch: Duration,
+    /// Canary against stable: how much worse the canary may be.
+    pub compare: Option<super::analysis_model::Compare>,
 }
 
 /// A service's settings with `{host}`/`{service}` expanded for one host.

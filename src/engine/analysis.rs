@@ -1,125 +1,172 @@
-//! The analysis loop of one rollout: follow every host's access log, keep sliding windows per
-//! track, and judge them every interval. Judgements go to the rollout (to roll back or pause)
-//! and out as events (for the console and the record).
+//! The analysis loop of one rollout: refresh the service's metric provider, and judge both
+//! tracks every interval (the canary on its own limits and, with `analysis.compare`, against
+//! stable). Judgements go to the rollout (to roll back or pause) and out as events (for the
+//! console and the record). The engine knows providers only through [`MetricProvider`].
 
+use std::collections::HashSet;
 use std::time::Duration;
 
-use futures::future::join_all;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Emitter, EventKind};
 use super::ops::Ctx;
-use crate::analysis::nginx_log::Cursor;
-use crate::analysis::{judge, Judgement, Thresholds, Window};
-use crate::config::{Provider, Service};
-use crate::target::host::{ServiceOnHost, TrackName};
+use crate::analysis::provider::{self, MetricProvider, Reading};
+use crate::analysis::{judge, judge_against, unavailable, Judgement, Margins, Thresholds};
+use crate::config::{Analysis, Service};
+use crate::target::host::TrackName;
 
-/// How often the logs are read; judgements come every `analysis.interval`.
-const POLL: Duration = Duration::from_secs(1);
+/// How often the provider is refreshed; judgements come every `analysis.interval`.
+pub(super) const POLL: Duration = Duration::from_secs(1);
 
-/// Start judging `svc`'s canary. `None` when the service has no metric source (no access log,
-/// or a provider this engine cannot read yet); the caller says so, it is never a silent pass.
+/// Start judging `svc`'s canary. `None` when the service has no metric source (no access log
+/// for the nginx-log provider); the caller says so, it is never a silent pass.
 pub fn spawn(
     ctx: &Ctx,
     svc: &Service,
     em: &Emitter,
     stop: CancellationToken,
 ) -> Option<watch::Receiver<Option<Judgement>>> {
-    if svc.nginx.access_log.is_none() || ctx.config.analysis.provider != Provider::NginxLog {
-        return None;
-    }
+    let provider = match provider::for_service(&ctx.config, &ctx.remote, svc) {
+        Ok(p) => p,
+        Err(why) => {
+            tracing::info!(service = %svc.name, "no analysis: {why}");
+            return None;
+        }
+    };
     let (tx, rx) = watch::channel(None);
-    let ctx = ctx.clone();
-    let svc = svc.clone();
+    let a = ctx.config.analysis.clone();
     let em = em.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = run(&ctx, &svc, &em, &tx) => {}
+            _ = run(a, provider, &em, &tx) => {}
         }
     });
     Some(rx)
 }
 
-async fn run(ctx: &Ctx, svc: &Service, em: &Emitter, tx: &watch::Sender<Option<Judgement>>) {
-    let a = &ctx.config.analysis;
-    let window_ms = i64::try_from(a.window.as_millis()).unwrap_or(i64::MAX);
-    let span = i64::try_from(a.window.as_secs()).unwrap_or(3600) + 5;
-    let thresholds = Thresholds {
+pub(super) fn thresholds(a: &Analysis) -> Thresholds {
+    Thresholds {
         error_rate_max: a.error_rate_max,
         p99_max_ms: a.p99_max.as_secs_f64() * 1000.0,
         min_requests: a.min_requests,
+    }
+}
+
+fn margins(a: &Analysis) -> Option<Margins> {
+    a.compare.as_ref().map(|c| Margins {
+        error_rate: c.error_rate_margin,
+        p99_ms: c.p99_margin.map(|d| d.as_secs_f64() * 1000.0),
+    })
+}
+
+/// Refreshes a provider and tells each problem once (again only after it went away).
+pub(super) struct Refresher {
+    told: HashSet<String>,
+}
+
+impl Refresher {
+    pub(super) fn new() -> Self {
+        Refresher {
+            told: HashSet::new(),
+        }
+    }
+
+    pub(super) async fn refresh(&mut self, p: &mut dyn MetricProvider, em: &Emitter) {
+        let problems: HashSet<String> = p.refresh().await.into_iter().collect();
+        for message in problems.difference(&self.told) {
+            em.emit(EventKind::Info {
+                message: message.clone(),
+            });
+        }
+        self.told = problems;
+    }
+}
+
+/// Judge one reading on its own and record the judgement.
+pub(super) fn record(
+    em: &Emitter,
+    a: &Analysis,
+    provider: &str,
+    track: TrackName,
+    reading: &Reading,
+    j: &Judgement,
+) {
+    let (requests, error_rate, p50_ms, p99_ms) = match reading {
+        Ok(s) => (s.requests, s.error_rate, s.p50_ms, s.p99_ms),
+        Err(_) => (0, f64::NAN, f64::NAN, f64::NAN),
     };
-    let hosts: Vec<ServiceOnHost> = svc
-        .hosts
-        .iter()
-        .filter_map(|h| ctx.config.hosts.get(h))
-        .map(|h| ServiceOnHost::new(ctx.remote.as_ref(), h, svc))
-        .collect();
-    let mut cursors: Vec<Cursor> = vec![Cursor::default(); hosts.len()];
-    let mut windows = [Window::new(span), Window::new(span)]; // stable, canary
-    let mut complained = vec![false; hosts.len()];
+    em.emit(EventKind::Analysis {
+        track,
+        verdict: j.verdict,
+        requests,
+        error_rate,
+        p50_ms,
+        p99_ms,
+        window_secs: a.window.as_secs(),
+        provider: provider.to_string(),
+        summary: j.summary.clone(),
+        checks: j.checks.clone(),
+    });
+}
+
+pub(super) fn judge_reading(reading: &Reading, t: &Thresholds) -> Judgement {
+    match reading {
+        Ok(s) => judge(s, t),
+        Err(why) => unavailable(why),
+    }
+}
+
+pub(super) fn window_ms(a: &Analysis) -> i64 {
+    i64::try_from(a.window.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn run(
+    a: Analysis,
+    mut provider: Box<dyn MetricProvider>,
+    em: &Emitter,
+    tx: &watch::Sender<Option<Judgement>>,
+) {
+    let t = thresholds(&a);
+    let m = margins(&a);
+    let name = provider.name();
+    let mut refresher = Refresher::new();
     let mut poll = tokio::time::interval(POLL);
     let mut next_judgement = tokio::time::Instant::now() + a.interval;
     loop {
         poll.tick().await;
-        let results = join_all(
-            hosts
-                .iter()
-                .zip(cursors.iter_mut())
-                .map(|(h, c)| async move { h.poll_log(c).await }),
-        )
-        .await;
-        for (i, r) in results.into_iter().enumerate() {
-            match r {
-                Ok(Some(entries)) => {
-                    complained[i] = false;
-                    let stable = hosts[i].server_addr(TrackName::Stable);
-                    let canary = hosts[i].server_addr(TrackName::Canary);
-                    for e in entries {
-                        if e.upstream == stable {
-                            windows[0].add(e.sample);
-                        } else if e.upstream == canary {
-                            windows[1].add(e.sample);
-                        }
-                    }
-                }
-                Ok(None) => {}
-                Err(e) if !complained[i] => {
-                    complained[i] = true;
-                    em.emit(EventKind::Info {
-                        message: format!("analysis cannot read the access log: {e}; retrying (its requests are missing from the verdicts)"),
-                    });
-                }
-                Err(_) => {}
-            }
-        }
+        refresher.refresh(provider.as_mut(), em).await;
         if tokio::time::Instant::now() < next_judgement {
             continue;
         }
-        next_judgement += a.interval;
+        next_judgement = (next_judgement + a.interval).max(tokio::time::Instant::now());
         let now_ms = chrono::Utc::now().timestamp_millis();
-        for (track, w) in [
-            (TrackName::Stable, &windows[0]),
-            (TrackName::Canary, &windows[1]),
-        ] {
-            let stats = w.stats(now_ms, window_ms);
-            let j = judge(&stats, &thresholds);
-            em.emit(EventKind::Analysis {
-                track,
-                verdict: j.verdict,
-                requests: stats.requests,
-                error_rate: stats.error_rate,
-                p50_ms: stats.p50_ms,
-                p99_ms: stats.p99_ms,
-                window_secs: a.window.as_secs(),
-                provider: "nginx-log".into(),
-                summary: j.summary.clone(),
-            });
-            if track == TrackName::Canary {
-                let _ = tx.send(Some(j));
+        let stable = provider
+            .read(TrackName::Stable, now_ms, window_ms(&a))
+            .await;
+        let canary = provider
+            .read(TrackName::Canary, now_ms, window_ms(&a))
+            .await;
+        record(
+            em,
+            &a,
+            name,
+            TrackName::Stable,
+            &stable,
+            &judge_reading(&stable, &t),
+        );
+        let j = match (&canary, &stable, &m) {
+            (Ok(c), Ok(s), Some(m)) => judge_against(c, s, &t, m),
+            (Ok(c), Err(why), Some(_)) => {
+                let mut j = judge(c, &t);
+                j.summary
+                    .push_str(&format!("; not compared with stable ({why})"));
+                j
             }
-        }
+            _ => judge_reading(&canary, &t),
+        };
+        record(em, &a, name, TrackName::Canary, &canary, &j);
+        let _ = tx.send(Some(j));
     }
 }

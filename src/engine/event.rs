@@ -117,6 +117,8 @@ pub enum EventKind {
         window_secs: u64,
         provider: String,
         summary: String,
+        /// Each comparison: metric, value, threshold, whether it held.
+        checks: Vec<crate::analysis::judge::Check>,
     },
     HostFailed {
         host: String,
@@ -134,6 +136,28 @@ pub enum EventKind {
     },
     Promoted {
         version: String,
+    },
+    /// After a promotion the new stable is judged until `until`.
+    Watching {
+        version: String,
+        until: Option<DateTime<Utc>>,
+        provider: String,
+    },
+    WatchPassed {
+        version: String,
+        /// Passing judgements during the watch.
+        passes: u32,
+    },
+    /// Nothing conclusive over the whole watch (no traffic, metrics down).
+    WatchInconclusive {
+        version: String,
+        reason: String,
+    },
+    /// The new stable failed; every host goes back to the previous version.
+    WatchFailed {
+        version: String,
+        previous: Option<String>,
+        reason: String,
     },
     Failed {
         error: String,

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod event;
 pub mod ops;
 pub mod phase;
+pub mod promotion_watch;
 pub mod rollout;
 pub mod snapshot;
 
@@ -165,6 +166,7 @@ impl Engine {
             }
         });
 
+        crate::metrics::attach(&events);
         let engine = Engine {
             ctx: Ctx { config, remote },
             events: events.clone(),
@@ -428,7 +430,8 @@ impl Engine {
         tokio::spawn(async move {
             if let Some(svc) = ctx.service(&service) {
                 let never = CancellationToken::new();
-                if let Err(error) = ops::promote_running(&ctx, svc, &em, &never).await {
+                if let Err(error) = promotion_watch::promote_and_watch(&ctx, svc, &em, &never).await
+                {
                     em.emit(EventKind::Failed { error });
                 }
             }

@@ -244,6 +244,10 @@ impl Snapshot {
             | EventKind::TrafficOnStable { .. }
             | EventKind::RolledBack { .. }
             | EventKind::Promoted { .. }
+            | EventKind::Watching { .. }
+            | EventKind::WatchPassed { .. }
+            | EventKind::WatchInconclusive { .. }
+            | EventKind::WatchFailed { .. }
             | EventKind::Info { .. } => {}
         }
     }

@@ -107,6 +107,9 @@ pub fn test_config() -> Config {
             min_requests: 50,
             on_inconclusive: OnInconclusive::Pause,
             failure_limit: 1,
+            prometheus: Default::default(),
+            watch: Duration::from_secs(1800),
+            compare: None,
         },
     }
 }
@@ -340,6 +343,7 @@ fn with_analysis(app: &mut App) {
                     window_secs: 60,
                     provider: "nginx-log".into(),
                     summary: "x".into(),
+                    checks: Vec::new(),
                 },
             ));
         }

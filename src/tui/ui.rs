@@ -140,6 +140,10 @@ fn analysis_cell<'a>(
     match p.verdict {
         crate::analysis::Verdict::Pass => Cell::from(text).style(theme.ok),
         crate::analysis::Verdict::Fail => Cell::from(text).style(theme.critical),
+        // No figures at all: the metric source failed (the event log says why).
+        crate::analysis::Verdict::Inconclusive if p.error_rate.is_nan() => {
+            Cell::from("no data").style(theme.warn)
+        }
         crate::analysis::Verdict::Inconclusive => {
             Cell::from(format!("n={} too few", p.requests)).style(theme.warn)
         }
@@ -408,6 +412,7 @@ fn draw_chart(
         t.history
             .iter()
             .map(|p| (-((now - p.at).num_milliseconds() as f64 / 1000.0), value(p)))
+            .filter(|(_, y)| y.is_finite())
             .collect()
     };
     let stable = points(&s.stable);

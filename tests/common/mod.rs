@@ -2,6 +2,8 @@
 //! lab fails with instructions; it never skips.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -193,7 +195,13 @@ pub struct Deploy {
 
 impl Deploy {
     pub fn start(config: &Path, args: &[&str]) -> Deploy {
+        Deploy::start_with(config, &[], args)
+    }
+
+    /// With global options before `deploy`.
+    pub fn start_with(config: &Path, global: &[&str], args: &[&str]) -> Deploy {
         let mut child = sluice(config)
+            .args(global)
             .arg("deploy")
             .args(args)
             .args(["--yes", "--json"])
@@ -234,6 +242,16 @@ impl Deploy {
     pub fn finish(mut self) -> (Option<i32>, Vec<serde_json::Value>) {
         while self.next().is_some() {}
         let status = self.child.wait().expect("wait deploy");
-        (status.code(), self.seen)
+        (status.code(), std::mem::take(&mut self.seen))
+    }
+}
+
+/// A test that panics mid-deploy does not leave the deploy running on the shared lab.
+impl Drop for Deploy {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

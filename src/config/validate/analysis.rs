@@ -1,6 +1,7 @@
 //! The `analysis` section.
 
 use super::*;
+use crate::config::Prometheus;
 
 const ANALYSIS_KEYS: &[&str] = &[
     "provider",
@@ -11,20 +12,28 @@ const ANALYSIS_KEYS: &[&str] = &[
     "min_requests",
     "on_inconclusive",
     "failure_limit",
+    "prometheus",
+    "watch",
+    "compare",
 ];
 
-const PROVIDER_HELP: &str = "use nginx-log or { prometheus: { url: http://… } }";
+const PROVIDER_HELP: &str =
+    "use nginx-log, or prometheus with a prometheus: { url: http://… } section";
 
 fn provider(v: &mut V, f: &Fields) -> Option<Provider> {
     let p = f.get("provider")?;
     match &p.value {
         Value::Str(s) if s == "nginx-log" => Some(Provider::NginxLog),
         Value::Str(s) if s == "prometheus" => {
-            v.err(
-                p,
-                "provider prometheus needs its url: write provider: { prometheus: { url: http://… } }",
-            );
-            None
+            if f.get("prometheus").is_none() {
+                v.err(
+                    p,
+                    "provider prometheus needs its url: add prometheus: { url: http://… } to analysis",
+                );
+                return None;
+            }
+            // Read with the rest of the section (below).
+            Some(Provider::Prometheus { url: String::new() })
         }
         Value::Str(s) => {
             v.err(p, format!("provider `{s}` is unknown; {PROVIDER_HELP}"));
@@ -32,24 +41,16 @@ fn provider(v: &mut V, f: &Fields) -> Option<Provider> {
         }
         Value::Map(_) => {
             let pf = v.section(f, "provider", "analysis.provider", &["prometheus"])?;
-            let what = "the prometheus provider";
             v.require(&pf, "prometheus", "analysis.provider")?;
-            let qf = v.section(&pf, "prometheus", what, &["url"])?;
-            let (u, url) = v
-                .require(&qf, "url", what)
-                .and_then(|u| v.string(u, "prometheus.url").map(|s| (u, s)))?;
-            let ok = ["http://", "https://"].iter().any(|pre| {
-                url.strip_prefix(pre)
-                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
-            });
-            if !ok {
+            if let Some(dup) = f.get("prometheus") {
                 v.err(
-                    u,
-                    format!("prometheus.url `{url}` must be an http:// or https:// URL"),
+                    dup,
+                    "prometheus is set twice (here and in provider); keep the one beside provider: prometheus",
                 );
                 return None;
             }
-            Some(Provider::Prometheus { url })
+            // Read with the rest of the section (below).
+            Some(Provider::Prometheus { url: String::new() })
         }
         other => {
             v.err(
@@ -74,6 +75,9 @@ pub(super) fn analysis(v: &mut V, top: &Fields) -> Analysis {
         min_requests: 50,
         on_inconclusive: OnInconclusive::Pause,
         failure_limit: 1,
+        prometheus: Prometheus::default(),
+        watch: Duration::from_secs(30 * 60),
+        compare: None,
     };
     let Some(f) = v.section(top, "analysis", "analysis", ANALYSIS_KEYS) else {
         return a;
@@ -81,6 +85,31 @@ pub(super) fn analysis(v: &mut V, top: &Fields) -> Analysis {
     if let Some(p) = provider(v, &f) {
         a.provider = p;
     }
+    // The settings: beside `provider: prometheus`, or inside the older `provider: {…}` form.
+    let settings = match f.get("provider").map(|p| &p.value) {
+        Some(Value::Map(_)) if f.get("prometheus").is_none() => {
+            let mut quiet = V {
+                file: v.file,
+                diags: Vec::new(),
+            };
+            // Unknown keys under provider were reported above.
+            quiet
+                .section(&f, "provider", "analysis.provider", &["prometheus"])
+                .and_then(|pf| prometheus::section(v, &pf, "prometheus", "the prometheus provider"))
+        }
+        _ if f.get("prometheus").is_some() => {
+            prometheus::section(v, &f, "prometheus", "analysis.prometheus")
+        }
+        _ => None,
+    };
+    if let Some((url, p)) = settings {
+        if let Provider::Prometheus { url: u } = &mut a.provider {
+            *u = url;
+        }
+        a.prometheus = p;
+    }
+    a.watch = watch::watch(v, &f, a.watch);
+    a.compare = watch::compare(v, &f);
     a.interval = v.opt(&f, "interval", a.interval, |v, d| {
         let d2 = v.duration(d, "analysis.interval")?;
         if d2 < Duration::from_secs(1) {

@@ -11,8 +11,10 @@ use super::node::{Node, Value};
 
 mod analysis;
 mod hosts;
+mod prometheus;
 mod services;
 mod strategies;
+mod watch;
 
 use analysis::analysis;
 use hosts::hosts;

@@ -334,10 +334,39 @@ impl Rollout {
         let cancel = self.cancel.clone();
         match ops::promote(&self.ctx, &self.service, &self.version, &self.em, &cancel).await {
             Ok(()) => {
+                // The canary's judge is done; the new stable is watched on its own.
+                self.analysis_stop.cancel();
+                if !self.watch_passes().await {
+                    return Err(Stop::End);
+                }
                 self.go(Transition::Succeed);
                 Ok(())
             }
             Err(e) => Err(Stop::Rollback(format!("promotion failed: {e}"))),
+        }
+    }
+}
+
+impl Rollout {
+    /// Watch the new stable after a promotion (see `promotion_watch.rs`). False when it failed and every
+    /// host was reverted (the state is then rolled-back, or failed if the revert failed).
+    async fn watch_passes(&mut self) -> bool {
+        use super::promotion_watch::{watch_and_settle, Settled};
+        let settled = tokio::select! {
+            s = watch_and_settle(&self.ctx, &self.service, &self.version, self.previous.as_ref(), &self.em) => s,
+            // Controls other than a rollback (which cancels the task) mean nothing now.
+            _ = async { while self.control.recv().await.is_some() {} std::future::pending::<()>().await } => unreachable!(),
+        };
+        match settled {
+            Settled::Kept => true,
+            Settled::Reverted(_) => {
+                self.go(Transition::RolledBack);
+                false
+            }
+            Settled::Failed(e) => {
+                self.fail(e);
+                false
+            }
         }
     }
 }
