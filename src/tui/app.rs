@@ -359,6 +359,7 @@ impl App {
                 version,
                 strategy,
                 operator: self.operator.clone(),
+                override_reason: None,
             }],
             Confirm::Promote { service } if yes => vec![Command::Promote { service }],
             Confirm::Quit { .. } => match key.code {

@@ -108,6 +108,7 @@ pub fn test_config() -> Config {
             on_inconclusive: OnInconclusive::Pause,
             failure_limit: 1,
         },
+        policy: crate::policy::Policy::default(),
     }
 }
 
@@ -252,7 +253,8 @@ fn deploy_asks_for_a_version_then_confirms() {
             service: "demo".into(),
             version: Version::parse("1.2.0").unwrap(),
             strategy: None,
-            operator: "alice".into()
+            operator: "alice".into(),
+            override_reason: None,
         }]
     );
 }
