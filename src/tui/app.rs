@@ -154,6 +154,7 @@ impl App {
             e.kind,
             EventKind::Failed { .. }
                 | EventKind::HostFailed { .. }
+                | EventKind::PolicyRefused { .. }
                 | EventKind::RollbackStarted { .. }
                 | EventKind::Analysis {
                     verdict: crate::analysis::Verdict::Fail,

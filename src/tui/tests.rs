@@ -143,6 +143,17 @@ fn running(v: &str) -> StackState {
 
 /// A canary of demo 1.1.0 at step 2/3 (40 %), baking.
 fn mid_bake(app: &mut App) {
+    // The engine assesses the risk before the deployment starts.
+    app.on_event(&ev(
+        0,
+        Some(7),
+        EventKind::Risk {
+            score: 27,
+            level: crate::policy::Level::Medium,
+            factors: vec![],
+            mitigations: vec![],
+        },
+    ));
     app.on_event(&ev(
         0,
         Some(7),
