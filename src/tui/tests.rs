@@ -326,6 +326,37 @@ fn command_mode_parses_commands() {
         .contains("unknown service `nope`"));
 }
 
+#[test]
+fn a_deploy_can_override_policy_with_a_reason_from_command_mode() {
+    let mut a = app();
+    let command = |a: &mut App, text: &str| {
+        a.on_key(key(':'));
+        for c in text.chars() {
+            a.on_key(key(c));
+        }
+        a.on_key(KeyEvent::from(KeyCode::Enter))
+    };
+    assert!(command(&mut a, "deploy demo 1.2.0 --override ").is_empty());
+    assert!(a.message.as_ref().unwrap().1.contains("needs a reason"));
+    assert!(command(
+        &mut a,
+        "deploy demo 1.2.0 canary-auto --override hotfix INC-7"
+    )
+    .is_empty());
+    let screen = render(&a, 80, 24, 10);
+    assert!(screen.contains("OVERRIDING"), "{screen}");
+    assert_eq!(
+        a.on_key(key('y')),
+        vec![Command::Deploy {
+            service: "demo".into(),
+            version: Version::parse("1.2.0").unwrap(),
+            strategy: Some("canary-auto".into()),
+            operator: "alice".into(),
+            override_reason: Some("hotfix INC-7".into()),
+        }]
+    );
+}
+
 /// Judgements for both tracks over the last minute; the canary breaches at the end.
 fn with_analysis(app: &mut App) {
     for i in 0..30 {

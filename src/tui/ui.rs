@@ -562,7 +562,7 @@ fn draw_help(f: &mut Frame, theme: &Theme) {
 
 fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
     let text = match c {
-        Confirm::Deploy { service, version, strategy } => {
+        Confirm::Deploy { service, version, strategy, override_reason } => {
             let svc = app.config().services.get(service);
             let strategy = strategy.clone().or_else(|| svc.map(|s| s.strategy.clone())).unwrap_or_default();
             let plan = match app.config().strategies.get(&strategy).map(|s| &s.kind) {
@@ -577,8 +577,11 @@ fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
                 }
                 _ => strategy.clone(),
             };
+            let overriding = override_reason.as_ref().map_or(String::new(), |r| {
+                format!("\nOVERRIDING any policy refusal, reason (audited): {r}")
+            });
             format!(
-                "Deploy {service} {version} with {strategy} to {}?\n{plan}\n\n y: deploy    any other key: cancel",
+                "Deploy {service} {version} with {strategy} to {}?\n{plan}{overriding}\n\n y: deploy    any other key: cancel",
                 svc.map(|s| s.hosts.join(", ")).unwrap_or_default()
             )
         }
