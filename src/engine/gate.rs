@@ -175,3 +175,7 @@ fn rps(config: &Config, s: &ServiceSnapshot, now: DateTime<Utc>) -> Option<f64> 
         .collect();
     (!points.is_empty()).then(|| points.iter().sum::<u64>() as f64 / window)
 }
+
+#[cfg(test)]
+#[path = "gate_tests.rs"]
+mod tests;
