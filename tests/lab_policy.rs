@@ -74,7 +74,7 @@ fn a_blackout_refuses_until_it_ends_and_an_override_goes_through() {
         "db maintenance",
         until_local.as_str(),
         until_utc.as_str(),
-        "--override \"REASON\"",
+        "sluice deploy demo --version 1.1.0 --strategy canary-fast --override \"REASON\"",
     ] {
         assert!(
             stderr.contains(want),

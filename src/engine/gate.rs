@@ -57,6 +57,7 @@ impl Gate {
         config: &Config,
         service: &str,
         version: &Version,
+        strategy: Option<&str>,
         override_reason: Option<&str>,
         in_flight: usize,
         now: DateTime<Utc>,
@@ -89,8 +90,10 @@ impl Gate {
             }),
             None => {
                 emit_risk(em, &decision);
-                let hint =
-                    format!("sluice deploy {service} --version {version} --override \"REASON\"");
+                let strategy = strategy.map_or(String::new(), |s| format!(" --strategy {s}"));
+                let hint = format!(
+                    "sluice deploy {service} --version {version}{strategy} --override \"REASON\""
+                );
                 em.emit(EventKind::PolicyRefused {
                     version: version.to_string(),
                     refusals: decision.refusals.clone(),

@@ -350,6 +350,7 @@ impl Engine {
             }
         }
         let svc = self.ctx.config.services[&service].clone();
+        let asked_strategy = strategy.clone();
         let strategy_name = strategy.unwrap_or_else(|| svc.strategy.clone());
         let strategy = self
             .ctx
@@ -372,6 +373,7 @@ impl Engine {
             &self.ctx.config,
             &service,
             &version,
+            asked_strategy.as_deref(),
             override_reason.as_deref(),
             in_flight,
             chrono::Utc::now(),
