@@ -100,6 +100,7 @@ fn main() {
                     version: Version::parse("1.2.0").expect("version"),
                     strategy: Some("long-bake".into()),
                     operator: "bench".into(),
+                    override_reason: None,
                 })
                 .await
                 .expect("deploy");

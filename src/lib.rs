@@ -7,5 +7,6 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
+pub mod policy;
 pub mod target;
 pub mod tui;

@@ -52,6 +52,7 @@ async fn metrics_after_a_real_rollout_and_a_rollback() {
             version: Version::parse("1.1.0").unwrap(),
             strategy: Some("canary-short".into()),
             operator: "test".into(),
+            override_reason: None,
         })
         .await
     else {

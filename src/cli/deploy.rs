@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ops::{known, print_event};
-use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE};
+use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_REFUSED, EXIT_USAGE};
 use crate::domain::{DeploymentState, Version};
-use crate::engine::{Command, Ctx, Engine, EventKind, Reply};
+use crate::engine::{Command, Ctx, Engine, EngineError, EventKind, Reply};
 
 /// Who is acting: `$SLUICE_OPERATOR`, else the login name.
 pub fn operator() -> String {
@@ -28,15 +28,30 @@ pub fn operator() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-pub async fn run(
-    ctx: Ctx,
-    service: String,
-    version: String,
-    strategy: Option<String>,
-    env: Option<String>,
-    yes: bool,
-    json: bool,
-) -> ExitCode {
+/// `deploy`'s flags.
+pub struct Options {
+    pub strategy: Option<String>,
+    pub env: Option<String>,
+    pub yes: bool,
+    pub json: bool,
+    pub override_reason: Option<String>,
+}
+
+pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> ExitCode {
+    let Options {
+        strategy,
+        env,
+        yes,
+        json,
+        override_reason,
+    } = opts;
+    if override_reason
+        .as_ref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        eprintln!("sluice: --override needs a reason, e.g. --override \"hotfix for INC-123\"; nothing was changed");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let Some(svc) = known(&ctx, &service) else {
         return ExitCode::from(EXIT_USAGE);
     };
@@ -88,11 +103,22 @@ pub async fn run(
             version,
             strategy,
             operator: operator(),
+            override_reason,
         })
         .await
     {
         Ok(Reply::Started(id)) => id,
         Ok(Reply::Accepted) => 0,
+        Err(e @ EngineError::Refused { .. }) => {
+            // The assessment and the refusal were emitted before the answer: show them.
+            while let Ok(ev) = events.try_recv() {
+                if ev.service == service {
+                    print_event(&ev, json);
+                }
+            }
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_REFUSED);
+        }
         Err(e) => {
             eprintln!("sluice: {e}");
             return ExitCode::from(EXIT_USAGE);

@@ -1,13 +1,15 @@
 //! The command line: `sluice` opens the console; subcommands run headless for scripts and CI.
 //!
 //! Exit codes: 0 success; 1 the operation failed or was rolled back; 2 bad usage or an invalid
-//! configuration; 3 a deployment is paused waiting for an operator's decision.
+//! configuration; 3 a deployment is paused waiting for an operator's decision; 4 policy refused
+//! the deploy (nothing was changed).
 
 mod deploy;
 pub use deploy::operator;
 mod nginx_plan;
 mod ops;
 mod output;
+mod policy_output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +62,9 @@ pub enum Cmd {
         /// One JSON event per line on stdout.
         #[arg(long)]
         json: bool,
+        /// Start even if policy refuses (blackout, freeze, risk…); the reason is recorded.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
     },
     /// Weights and versions read back from every host.
     Status {
@@ -124,6 +129,8 @@ pub enum NginxCmd {
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_PAUSED: u8 = 3;
+/// Policy refused the deploy (blackout, freeze, risk…); nothing was changed.
+pub const EXIT_REFUSED: u8 = 4;
 
 /// Run a subcommand. `None` (the console) is handled by the binary.
 pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {

@@ -29,7 +29,17 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             env,
             yes,
             json,
-        } => deploy::run(ctx.clone(), service, version, strategy, env, yes, json).await,
+            override_reason,
+        } => {
+            let opts = deploy::Options {
+                strategy,
+                env,
+                yes,
+                json,
+                override_reason,
+            };
+            deploy::run(ctx.clone(), service, version, opts).await
+        }
         Cmd::Status { service, json } => status(ctx, service, json).await,
         Cmd::Rollback {
             service,

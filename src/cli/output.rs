@@ -154,6 +154,22 @@ pub fn human(e: &Event) -> String {
         ),
         EventKind::Failed { error } => format!("FAILED: {error}"),
         EventKind::Info { message } => message.clone(),
+        EventKind::Risk {
+            score,
+            level,
+            factors,
+            mitigations,
+        } => super::policy_output::risk(*score, *level, factors, mitigations),
+        EventKind::PolicyRefused {
+            refusals,
+            override_hint,
+            ..
+        } => super::policy_output::refused(refusals, override_hint),
+        EventKind::PolicyOverridden {
+            operator,
+            reason,
+            rules,
+        } => super::policy_output::overridden(operator, reason, rules),
     };
     format!("{t} {s}: {body}")
 }

@@ -19,6 +19,8 @@ pub struct Config {
     pub services: BTreeMap<String, Service>,
     pub strategies: BTreeMap<String, Strategy>,
     pub analysis: Analysis,
+    /// Deploy windows, constraints and the risk policy (`policy:`).
+    pub policy: crate::policy::Policy,
 }
 
 #[derive(Debug, Clone, PartialEq)]

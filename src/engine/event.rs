@@ -165,6 +165,25 @@ pub enum EventKind {
     Info {
         message: String,
     },
+    /// The deployment's risk, assessed before anything touches a host.
+    Risk {
+        score: u8,
+        level: crate::policy::Level,
+        factors: Vec<crate::policy::Factor>,
+        mitigations: Vec<String>,
+    },
+    /// Policy refused a deploy; nothing was changed.
+    PolicyRefused {
+        version: String,
+        refusals: Vec<crate::policy::Refusal>,
+        override_hint: String,
+    },
+    /// An operator overrode these policy rules, for this reason (for the audit).
+    PolicyOverridden {
+        operator: String,
+        reason: String,
+        rules: Vec<crate::policy::Refusal>,
+    },
 }
 
 /// Sends events for one service (and deployment) on the engine's broadcast channel.

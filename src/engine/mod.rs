@@ -4,6 +4,8 @@
 
 pub mod analysis;
 pub mod event;
+pub mod gate;
+pub mod history;
 pub mod ops;
 pub mod phase;
 pub mod promotion_watch;
@@ -32,6 +34,8 @@ pub enum Command {
         version: Version,
         strategy: Option<String>,
         operator: String,
+        /// Start even though policy refuses, for this reason (recorded for the audit).
+        override_reason: Option<String>,
     },
     /// Set the canary's share of traffic (a manual canary, or an override during a bake).
     SetWeight {
@@ -85,6 +89,15 @@ pub enum EngineError {
     NothingInFlight(String),
     #[error("canary weight {0} is outside 0..=100")]
     BadWeight(u8),
+    #[error("deploy of {service} {version} refused by policy: {refusals}. To deploy anyway, give a reason (recorded for the audit): {hint}")]
+    Refused {
+        service: String,
+        version: String,
+        refusals: String,
+        hint: String,
+    },
+    #[error("an override needs a reason: --override \"REASON\"")]
+    EmptyOverride,
     #[error("the engine has stopped")]
     Stopped,
 }
@@ -142,6 +155,7 @@ pub struct Engine {
     active: HashMap<String, Active>,
     next_id: u64,
     internal_tx: mpsc::UnboundedSender<Internal>,
+    gate: gate::Gate,
 }
 
 impl Engine {
@@ -167,7 +181,9 @@ impl Engine {
         });
 
         crate::metrics::attach(&events);
+        let gate = gate::Gate::start(&events, snap_rx.clone());
         let engine = Engine {
+            gate,
             ctx: Ctx { config, remote },
             events: events.clone(),
             active: HashMap::new(),
@@ -240,7 +256,8 @@ impl Engine {
                 version,
                 strategy,
                 operator,
-            } => self.deploy(service, version, strategy, operator),
+                override_reason,
+            } => self.deploy(service, version, strategy, operator, override_reason),
             Command::SetWeight {
                 service,
                 canary_percent,
@@ -316,8 +333,15 @@ impl Engine {
         version: Version,
         strategy: Option<String>,
         operator: String,
+        override_reason: Option<String>,
     ) -> Result<Reply, EngineError> {
         self.check_service(&service)?;
+        if override_reason
+            .as_ref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err(EngineError::EmptyOverride);
+        }
         if let Some(a) = self.active.get(&service) {
             let state = *a.state.borrow();
             if !state.is_terminal() {
@@ -329,6 +353,7 @@ impl Engine {
             }
         }
         let svc = self.ctx.config.services[&service].clone();
+        let asked_strategy = strategy.clone();
         let strategy_name = strategy.unwrap_or_else(|| svc.strategy.clone());
         let strategy = self
             .ctx
@@ -342,9 +367,25 @@ impl Engine {
                     names(self.ctx.config.strategies.keys()),
                 )
             })?;
+        let in_flight = self
+            .active
+            .values()
+            .filter(|a| !a.state.borrow().is_terminal())
+            .count();
+        let admitted = self.gate.check(
+            &self.ctx.config,
+            &service,
+            &version,
+            asked_strategy.as_deref(),
+            override_reason.as_deref(),
+            in_flight,
+            chrono::Utc::now(),
+            &self.emitter(&service, None),
+        )?;
         let id = self.next_id;
         self.next_id += 1;
         let em = self.emitter(&service, Some(id));
+        gate::admitted(&em, &admitted, &operator, override_reason.as_deref());
         let steps = match &strategy.kind {
             crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
             _ => Vec::new(),

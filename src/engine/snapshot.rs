@@ -22,6 +22,15 @@ pub struct ServiceSnapshot {
     pub hosts: BTreeMap<String, HostSnapshot>,
     pub stable: TrackAnalysis,
     pub canary: TrackAnalysis,
+    /// The latest risk assessment of a deploy of this service.
+    pub risk: Option<RiskSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskSnapshot {
+    pub score: u8,
+    pub level: crate::policy::Level,
+    pub at: DateTime<Utc>,
 }
 
 /// How many judgements each track keeps for the console's charts.
@@ -237,6 +246,14 @@ impl Snapshot {
                 t.history.push_back(point.clone());
                 t.latest = Some(point);
             }
+            EventKind::Risk { score, level, .. } => {
+                svc.risk = Some(RiskSnapshot {
+                    score: *score,
+                    level: *level,
+                    at: e.at,
+                });
+            }
+            EventKind::PolicyRefused { .. } | EventKind::PolicyOverridden { .. } => {}
             EventKind::StackStarted { .. }
             | EventKind::StackStopped { .. }
             | EventKind::HealthOk { .. }

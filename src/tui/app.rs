@@ -47,6 +47,8 @@ pub enum Confirm {
         service: String,
         version: Version,
         strategy: Option<String>,
+        /// `:deploy … --override REASON`: start even though policy refuses.
+        override_reason: Option<String>,
     },
     Promote {
         service: String,
@@ -154,6 +156,7 @@ impl App {
             e.kind,
             EventKind::Failed { .. }
                 | EventKind::HostFailed { .. }
+                | EventKind::PolicyRefused { .. }
                 | EventKind::RollbackStarted { .. }
                 | EventKind::Analysis {
                     verdict: crate::analysis::Verdict::Fail,
@@ -354,11 +357,13 @@ impl App {
                 service,
                 version,
                 strategy,
+                override_reason,
             } if yes => vec![Command::Deploy {
                 service,
                 version,
                 strategy,
                 operator: self.operator.clone(),
+                override_reason,
             }],
             Confirm::Promote { service } if yes => vec![Command::Promote { service }],
             Confirm::Quit { .. } => match key.code {
@@ -386,7 +391,7 @@ impl App {
 
     fn submit(&mut self, purpose: Input, text: &str) -> Vec<Command> {
         match purpose {
-            Input::DeployVersion { service } => self.ask_deploy(service, text, None),
+            Input::DeployVersion { service } => self.ask_deploy(service, text, None, None),
             Input::Command => self.command(text),
             Input::Filter => {
                 self.filter = text.to_string();
@@ -401,6 +406,7 @@ impl App {
         service: String,
         version: &str,
         strategy: Option<String>,
+        override_reason: Option<String>,
     ) -> Vec<Command> {
         match Version::parse(version) {
             Ok(version) => {
@@ -408,6 +414,7 @@ impl App {
                     service,
                     version,
                     strategy,
+                    override_reason,
                 });
             }
             Err(e) => self.message = Some((Level::Error, e)),
@@ -416,6 +423,21 @@ impl App {
     }
 
     fn command(&mut self, text: &str) -> Vec<Command> {
+        // `:deploy SVC V [STRATEGY] --override REASON…`: the rest of the line is the reason.
+        let (text, override_reason) = match text.split_once("--override") {
+            Some((head, reason)) if head.trim_start().starts_with("deploy ") => {
+                let reason = reason.trim();
+                if reason.is_empty() {
+                    self.message = Some((
+                        Level::Error,
+                        "--override needs a reason: :deploy SVC VERSION --override REASON".into(),
+                    ));
+                    return Vec::new();
+                }
+                (head.trim(), Some(reason.to_string()))
+            }
+            _ => (text, None),
+        };
         let words: Vec<&str> = text.split_whitespace().collect();
         let known = |s: &str| self.services.iter().any(|x| x == s);
         let err = |app: &mut App, m: String| {
@@ -432,10 +454,17 @@ impl App {
                 }
                 Err(e) => err(self, e),
             },
-            ["deploy", s, v] if known(s) => self.ask_deploy(s.to_string(), v, None),
+            ["deploy", s, v] if known(s) => {
+                self.ask_deploy(s.to_string(), v, None, override_reason)
+            }
             ["deploy", s, v, strategy] if known(s) => {
                 if self.config.strategies.contains_key(*strategy) {
-                    self.ask_deploy(s.to_string(), v, Some(strategy.to_string()))
+                    self.ask_deploy(
+                        s.to_string(),
+                        v,
+                        Some(strategy.to_string()),
+                        override_reason,
+                    )
                 } else {
                     err(self, format!("unknown strategy `{strategy}`"))
                 }
@@ -460,7 +489,7 @@ impl App {
             [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
             _ => err(
                 self,
-                format!("unknown command `{text}`; try deploy SVC VERSION | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
+                format!("unknown command `{text}`; try deploy SVC VERSION [--override REASON] | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
             ),
         }
     }

@@ -111,6 +111,7 @@ pub fn test_config() -> Config {
             watch: Duration::from_secs(1800),
             compare: None,
         },
+        policy: crate::policy::Policy::default(),
     }
 }
 
@@ -145,6 +146,17 @@ fn running(v: &str) -> StackState {
 
 /// A canary of demo 1.1.0 at step 2/3 (40 %), baking.
 fn mid_bake(app: &mut App) {
+    // The engine assesses the risk before the deployment starts.
+    app.on_event(&ev(
+        0,
+        Some(7),
+        EventKind::Risk {
+            score: 27,
+            level: crate::policy::Level::Medium,
+            factors: vec![],
+            mitigations: vec![],
+        },
+    ));
     app.on_event(&ev(
         0,
         Some(7),
@@ -255,7 +267,8 @@ fn deploy_asks_for_a_version_then_confirms() {
             service: "demo".into(),
             version: Version::parse("1.2.0").unwrap(),
             strategy: None,
-            operator: "alice".into()
+            operator: "alice".into(),
+            override_reason: None,
         }]
     );
 }
@@ -314,6 +327,37 @@ fn command_mode_parses_commands() {
         .unwrap()
         .1
         .contains("unknown service `nope`"));
+}
+
+#[test]
+fn a_deploy_can_override_policy_with_a_reason_from_command_mode() {
+    let mut a = app();
+    let command = |a: &mut App, text: &str| {
+        a.on_key(key(':'));
+        for c in text.chars() {
+            a.on_key(key(c));
+        }
+        a.on_key(KeyEvent::from(KeyCode::Enter))
+    };
+    assert!(command(&mut a, "deploy demo 1.2.0 --override ").is_empty());
+    assert!(a.message.as_ref().unwrap().1.contains("needs a reason"));
+    assert!(command(
+        &mut a,
+        "deploy demo 1.2.0 canary-auto --override hotfix INC-7"
+    )
+    .is_empty());
+    let screen = render(&a, 80, 24, 10);
+    assert!(screen.contains("OVERRIDING"), "{screen}");
+    assert_eq!(
+        a.on_key(key('y')),
+        vec![Command::Deploy {
+            service: "demo".into(),
+            version: Version::parse("1.2.0").unwrap(),
+            strategy: Some("canary-auto".into()),
+            operator: "alice".into(),
+            override_reason: Some("hotfix INC-7".into()),
+        }]
+    );
 }
 
 /// Judgements for both tracks over the last minute; the canary breaches at the end.

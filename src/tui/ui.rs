@@ -150,13 +150,37 @@ fn analysis_cell<'a>(
     }
 }
 
+/// The latest risk assessment: "27 medium" (or "27 M" on a narrow terminal), coloured by level.
+fn risk_cell<'a>(s: &ServiceSnapshot, theme: &Theme, narrow: bool) -> Cell<'a> {
+    use crate::policy::Level;
+    let Some(r) = &s.risk else {
+        return Cell::from("-").style(theme.muted);
+    };
+    let text = if narrow {
+        let l = r.level.to_string();
+        format!("{} {}", r.score, l[..1].to_ascii_uppercase())
+    } else {
+        format!("{} {}", r.score, r.level)
+    };
+    let style = match r.level {
+        Level::Low => theme.ok,
+        Level::Medium => Style::new(),
+        Level::High => theme.warn,
+        Level::Critical => theme.critical,
+    };
+    Cell::from(text).style(style)
+}
+
 fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTime<Utc>) {
+    // Below 100 columns the table gives up a little width per column for the risk.
+    let narrow = area.width < 100;
     let header = Row::new([
         "SERVICE",
         "STABLE",
         "CANARY",
         "SPLIT s/c",
         "CANARY ERR P99",
+        "RISK",
         "STATE",
     ])
     .style(theme.title);
@@ -198,18 +222,25 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateT
             })
             .style(if disagree { theme.warn } else { Style::new() }),
             analysis_cell(&s.canary, app, theme, now),
+            risk_cell(s, theme, narrow),
             Cell::from(state).style(state_style),
         ]);
         row
     });
+    let (name_w, version_w, err_w, risk_w) = if narrow {
+        (10, 7, 14, 4)
+    } else {
+        (12, 8, 15, 11)
+    };
     let table = Table::new(
         rows,
         [
-            Constraint::Length(12),
-            Constraint::Length(8),
-            Constraint::Length(8),
+            Constraint::Length(name_w),
+            Constraint::Length(version_w),
+            Constraint::Length(version_w),
             Constraint::Length(9),
-            Constraint::Length(15),
+            Constraint::Length(err_w),
+            Constraint::Length(risk_w),
             Constraint::Min(19),
         ],
     )
@@ -549,7 +580,7 @@ fn draw_help(f: &mut Frame, theme: &Theme) {
 
 fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
     let text = match c {
-        Confirm::Deploy { service, version, strategy } => {
+        Confirm::Deploy { service, version, strategy, override_reason } => {
             let svc = app.config().services.get(service);
             let strategy = strategy.clone().or_else(|| svc.map(|s| s.strategy.clone())).unwrap_or_default();
             let plan = match app.config().strategies.get(&strategy).map(|s| &s.kind) {
@@ -570,8 +601,11 @@ fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
                 }
                 _ => strategy.clone(),
             };
+            let overriding = override_reason.as_ref().map_or(String::new(), |r| {
+                format!("\nOVERRIDING any policy refusal, reason (audited): {r}")
+            });
             format!(
-                "Deploy {service} {version} with {strategy} to {}?\n{plan}\n\n y: deploy    any other key: cancel",
+                "Deploy {service} {version} with {strategy} to {}?\n{plan}{overriding}\n\n y: deploy    any other key: cancel",
                 svc.map(|s| s.hosts.join(", ")).unwrap_or_default()
             )
         }

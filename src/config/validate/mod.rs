@@ -11,6 +11,7 @@ use super::node::{Node, Value};
 
 mod analysis;
 mod hosts;
+mod policy;
 mod prometheus;
 mod services;
 mod strategies;
@@ -18,6 +19,7 @@ mod watch;
 
 use analysis::analysis;
 use hosts::hosts;
+use policy::policy;
 use services::services;
 use strategies::strategies;
 
@@ -514,6 +516,7 @@ const TOP: &[&str] = &[
     "services",
     "strategies",
     "analysis",
+    "policy",
 ];
 
 const HOST_KEYS: &[&str] = &[
@@ -586,6 +589,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
     let strategies = strategies(&mut v, top.get("strategies"));
     let services = services(&mut v, top.get("services"), &hosts, &strategies, &declared);
     let analysis = analysis(&mut v, &top);
+    let policy = policy(&mut v, &top, &declared, &environments);
 
     if v.diags.is_empty() {
         Ok(Config {
@@ -603,6 +607,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
                 .map(|s| (s.name.clone(), s))
                 .collect(),
             analysis,
+            policy,
         })
     } else {
         // File order; a stable sort keeps several errors at one place in the order found.
