@@ -82,6 +82,14 @@ pub async fn run(
 
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
     let mut events = handle.subscribe();
+    // A notifier without its secret stops the deploy before anything moves.
+    let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}\nsluice: nothing was changed");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let id = match handle
         .send(Command::Deploy {
             service: service.clone(),
@@ -100,7 +108,7 @@ pub async fn run(
     };
 
     let mut interrupted = false;
-    loop {
+    let code = loop {
         let e = tokio::select! {
             e = events.recv() => e,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
@@ -117,7 +125,7 @@ pub async fn run(
                 eprintln!("sluice: {n} events were dropped from the display");
                 continue;
             }
-            Err(RecvError::Closed) => return ExitCode::from(EXIT_FAILED),
+            Err(RecvError::Closed) => break ExitCode::from(EXIT_FAILED),
         };
         if e.service != service {
             continue;
@@ -128,7 +136,7 @@ pub async fn run(
         }
         match e.kind {
             EventKind::State { to, .. } if to.is_terminal() => {
-                return match to {
+                break match to {
                     DeploymentState::Succeeded => ExitCode::SUCCESS,
                     _ => ExitCode::from(EXIT_FAILED),
                 };
@@ -138,9 +146,14 @@ pub async fn run(
                     "sluice: {service} waits for a decision; the hosts stay as they are. Next: \
                      `sluice promote {service}`, `sluice weight {service} N` or `sluice rollback {service}`"
                 );
-                return ExitCode::from(EXIT_PAUSED);
+                break ExitCode::from(EXIT_PAUSED);
             }
             _ => {}
         }
+    };
+    // Deliver what is queued (bounded: a hanging notifier costs at most this at exit).
+    if let Some(d) = notifications {
+        d.finish(std::time::Duration::from_secs(10)).await;
     }
+    code
 }

@@ -6,6 +6,7 @@ mod diagnostic;
 mod duration;
 pub mod model;
 mod node;
+pub mod safety;
 mod validate;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::path::Path;
 pub use diagnostic::Diagnostic;
 pub use duration::parse_duration;
 pub use model::*;
+pub use safety::*;
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {

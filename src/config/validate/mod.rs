@@ -10,7 +10,9 @@ use super::model::*;
 use super::node::{Node, Value};
 
 mod analysis;
+mod checks;
 mod hosts;
+mod notify;
 mod services;
 mod strategies;
 
@@ -512,6 +514,7 @@ const TOP: &[&str] = &[
     "services",
     "strategies",
     "analysis",
+    "checks",
 ];
 
 const HOST_KEYS: &[&str] = &[
@@ -539,6 +542,7 @@ const SERVICE_KEYS: &[&str] = &[
     "depends_on",
     "strategy",
     "trickle",
+    "warmup",
 ];
 
 /// Names declared in the file, valid or not (see `declared_keys`).
@@ -584,6 +588,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
     let strategies = strategies(&mut v, top.get("strategies"));
     let services = services(&mut v, top.get("services"), &hosts, &strategies, &declared);
     let analysis = analysis(&mut v, &top);
+    let checks = checks::checks(&mut v, &top);
 
     if v.diags.is_empty() {
         Ok(Config {
@@ -601,6 +606,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
                 .map(|s| (s.name.clone(), s))
                 .collect(),
             analysis,
+            checks,
         })
     } else {
         // File order; a stable sort keeps several errors at one place in the order found.
@@ -731,7 +737,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
             k,
             body,
             &what,
-            &["approval", "approvers", "four_eyes", "theme"],
+            &["approval", "approvers", "four_eyes", "theme", "notify"],
         ) else {
             continue;
         };
@@ -770,6 +776,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
             }
         }
         let theme = f.get("theme").and_then(|t| v.name(t, "theme"));
+        let notify = notify::notifiers(v, f.get("notify"), &key_text(k));
         if let Some(name) = name {
             out.push(Environment {
                 name,
@@ -777,6 +784,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
                 approvers,
                 four_eyes,
                 theme,
+                notify,
             });
         }
     }
