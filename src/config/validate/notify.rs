@@ -31,11 +31,17 @@ fn env_name(v: &mut V, n: &Node, what: &str) -> Option<String> {
     if is_env_name(&s) {
         Some(s)
     } else {
+        // Not echoed: what was written here may be the secret itself.
+        let hint = if s.contains(':') || s.contains('/') {
+            "; it looks like a URL or token: remove it from this file (and rotate it if the file was shared)"
+        } else {
+            ""
+        };
         v.err(
             n,
             format!(
-                "{what} `{s}` is not an environment variable name; use capitals, digits and `_`, \
-                 e.g. SLUICE_SLACK_URL (the secret itself goes in that variable, never in this file)"
+                "{what} must name an environment variable: capitals, digits and `_`, \
+                 e.g. SLUICE_SLACK_URL; the secret itself goes in that variable, never in this file{hint}"
             ),
         );
         None
@@ -206,6 +212,39 @@ pub(super) fn notifiers(v: &mut V, n: Option<&Node>, env: &str) -> Vec<Notifier>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn errors(notify: &str) -> Vec<String> {
+        let text = format!(
+            "environments:\n  staging:\n    notify:\n{notify}hosts:\n  - {{ name: web-1, address: 10.0.0.1, user: d, environment: staging }}\n"
+        );
+        match crate::config::parse(std::path::Path::new("c.yaml"), &text) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn notifier_errors_are_located_and_explained() {
+        let e = errors(
+            "      - { kind: slak, url_env: X }\n      - { kind: slack, url_env: \"https://xSECRET\" }\n      - { kind: telegram, token_env: TG, events: [started, promotd] }\n      - { kind: webhook, url_env: H, token_env: T }\n",
+        );
+        let want = [
+            "c.yaml:4:17: notifier kind `slak` is unknown (did you mean `slack`?)",
+            "c.yaml:5:33: url_env must name an environment variable",
+            "c.yaml:6:9: a telegram notifier is missing required key `chat_id`",
+            "c.yaml:6:60: notify event `promotd` is unknown (did you mean `promoted`?)",
+            "c.yaml:7:38: `token_env` does not apply to a webhook notifier",
+        ];
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+        assert!(!e.concat().contains("xSECRET"), "{e:#?}");
+        for (got, want) in e.iter().zip(want) {
+            assert!(got.starts_with(want), "{got}\n  wanted {want}");
+        }
+        assert!(
+            errors("      - { kind: slack, url_env: SLUICE_SLACK_URL, events: [failed] }\n")
+                .is_empty()
+        );
+    }
 
     #[test]
     fn env_names() {
