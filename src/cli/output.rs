@@ -104,6 +104,18 @@ pub fn human(e: &Event) -> String {
         EventKind::Promoted { version } => format!("promoted: {version} is the new stable"),
         EventKind::Failed { error } => format!("FAILED: {error}"),
         EventKind::Info { message } => message.clone(),
+        EventKind::WarmUp {
+            host,
+            requests,
+            errors,
+            p50_ms,
+            p99_ms,
+            passed,
+            ..
+        } => format!(
+            "{host}: canary warm-up {}: {requests} requests, {errors} errors, P50 {p50_ms:.0} ms, P99 {p99_ms:.0} ms",
+            if *passed { "ok" } else { "FAILED" }
+        ),
     };
     format!("{t} {s}: {body}")
 }

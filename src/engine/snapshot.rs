@@ -206,7 +206,8 @@ impl Snapshot {
             | EventKind::TrafficOnStable { .. }
             | EventKind::RolledBack { .. }
             | EventKind::Promoted { .. }
-            | EventKind::Info { .. } => {}
+            | EventKind::Info { .. }
+            | EventKind::WarmUp { .. } => {}
         }
     }
 }
