@@ -52,7 +52,12 @@ fn every_check_failure_on_every_host_is_reported_together_and_nothing_moves() {
     let _lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let cfg = variant(dir.path(), |t| {
-        t.replace("analysis:\n", "checks: { disk_min: 900TiB }\n\nanalysis:\n")
+        let out = t.replace("checks: { disk_min: 1GiB }", "checks: { disk_min: 900TiB }");
+        assert_ne!(
+            out, t,
+            "config/lab.yaml no longer sets checks.disk_min; update this test"
+        );
+        out
     });
     // A stray listener on web-1's canary address, nginx.conf broken on web-2.
     let stray = std::net::TcpListener::bind("127.0.0.11:8082")

@@ -372,6 +372,42 @@ fn a_secret_written_in_the_file_is_refused_without_echoing_it() {
     assert!(!all.contains("SECRETVALUE"), "{all}");
 }
 
+#[test]
+fn check_warns_about_a_missing_secret_and_deploy_refuses_before_anything_moves() {
+    let text = config_text(
+        "      - { kind: slack, url_env: SLUICE_T_UNSET_URL }\n",
+        true,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = common::run(
+        common::sluice(&path)
+            .arg("check")
+            .env_remove("SLUICE_T_UNSET_URL"),
+    );
+    assert_eq!(out.status.code(), Some(0), "the file itself is valid");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: ")
+            && err.contains("c.yaml:")
+            && err.contains("environment variable SLUICE_T_UNSET_URL is not set"),
+        "{err}"
+    );
+    // No lab needed: the deploy stops before the engine touches a host.
+    let out = common::run(
+        common::sluice(&path)
+            .args(["deploy", "demo", "--version", "1.1.0", "--yes"])
+            .env_remove("SLUICE_T_UNSET_URL"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SLUICE_T_UNSET_URL is not set") && err.contains("nothing was changed"),
+        "{err}"
+    );
+}
+
 /// A real, short canary deploy on the lab through the headless CLI announces itself: started,
 /// each step, promoted; a second notifier that hangs does not slow it down.
 #[test]
