@@ -76,8 +76,10 @@ impl ServiceOnHost<'_> {
     pub async fn warm_up(&self, t: TrackName, w: &Warmup) -> Result<WarmupReport, HostError> {
         let url = format!("http://{}{}", self.server_addr(t), w.path);
         let secs = w.timeout.as_secs_f64().max(0.1);
+        // curl's own failures are lines too (`000 …`); only missing tools fail the script.
         let script = format!(
-            "seq 1 {n} | xargs -P {c} -I@ curl -s -o /dev/null -m {secs:.1} \
+            "for t in seq xargs curl; do command -v $t >/dev/null || {{ echo \"$t is not installed\" >&2; exit 127; }}; done; \
+             seq 1 {n} | xargs -P {c} -I@ curl -s -o /dev/null -m {secs:.1} \
              -w '%{{http_code}} %{{time_total}}\\n' {url} 2>/dev/null; true",
             n = w.requests,
             c = w.concurrency,
