@@ -31,7 +31,7 @@ step() { current_step="$*"; printf '\n==> %s\n' "$*"; }
 
 step "packages"
 pkgs=(openssh-server openssh-client nginx-light docker.io docker-compose curl wrk
-      procps util-linux tmux)
+      procps util-linux tmux iproute2 findutils coreutils)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Some(cmd) => {
-            init_logging(None);
+            // Kept to the end: dropping the guard would stop the log writer at once.
+            let _guard = init_logging(None);
             cli::run(cli.config, cmd)
         }
         None => console(cli.config),

@@ -1206,7 +1206,7 @@ fn many_errors_are_all_reported_in_file_order() {
         "21:26: project: unknown placeholder `{env}`; only {host} and {service} are expanded".into(),
         "22:79: the canary track uses port 8081, the same as the stable track (line 21); they run side by side".into(),
         "23:14: compose `podman-compose` is not supported; use \"docker compose\" or \"docker-compose\"".into(),
-        "24:5: unknown key `stratgy` in service api (did you mean `strategy`?); expected one of: hosts, image, nginx, tracks, compose, health, depends_on, strategy, trickle".into(),
+        "24:5: unknown key `stratgy` in service api (did you mean `strategy`?); expected one of: hosts, image, nginx, tracks, compose, health, depends_on, strategy, trickle, warmup".into(),
         "31:79: port 8081 on host web-1 is already used by api.stable (line 21)".into(),
         "34:18: dependency cycle: api → web → api".into(),
         "35:14: trickle 9 is out of range 0..=5".into(),

@@ -23,7 +23,7 @@ pub struct PrometheusProvider {
 
 impl PrometheusProvider {
     pub fn new(url: &str, settings: &Prometheus, service: &str) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let client = crate::http::client_builder()
             .timeout(settings.timeout)
             .build()
             .map_err(|e| format!("cannot set up an HTTP client for Prometheus: {e}"))?;

@@ -97,6 +97,14 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
 
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
     let mut events = handle.subscribe();
+    // A notifier without its secret stops the deploy before anything moves.
+    let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}\nsluice: nothing was changed");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let id = match handle
         .send(Command::Deploy {
             service: service.clone(),
@@ -126,7 +134,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
     };
 
     let mut interrupted = false;
-    loop {
+    let code = loop {
         let e = tokio::select! {
             e = events.recv() => e,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
@@ -143,7 +151,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
                 eprintln!("sluice: {n} events were dropped from the display");
                 continue;
             }
-            Err(RecvError::Closed) => return ExitCode::from(EXIT_FAILED),
+            Err(RecvError::Closed) => break ExitCode::from(EXIT_FAILED),
         };
         if e.service != service {
             continue;
@@ -154,7 +162,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
         }
         match e.kind {
             EventKind::State { to, .. } if to.is_terminal() => {
-                return match to {
+                break match to {
                     DeploymentState::Succeeded => ExitCode::SUCCESS,
                     _ => ExitCode::from(EXIT_FAILED),
                 };
@@ -164,9 +172,14 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
                     "sluice: {service} waits for a decision; the hosts stay as they are. Next: \
                      `sluice promote {service}`, `sluice weight {service} N` or `sluice rollback {service}`"
                 );
-                return ExitCode::from(EXIT_PAUSED);
+                break ExitCode::from(EXIT_PAUSED);
             }
             _ => {}
         }
+    };
+    // Deliver what is queued (bounded: a hanging notifier costs at most this at exit).
+    if let Some(d) = notifications {
+        d.finish(std::time::Duration::from_secs(10)).await;
     }
+    code
 }

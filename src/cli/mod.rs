@@ -174,6 +174,13 @@ fn check(path: &std::path::Path) -> ExitCode {
                 cfg.services.len(),
                 cfg.strategies.len()
             );
+            // Secrets are read at start; here a missing one is a warning, so that the file
+            // can be checked where the secrets are not (CI, a laptop).
+            if let Err(missing) = crate::notify::resolve(&cfg, |v| std::env::var(v).ok()) {
+                for m in missing {
+                    eprintln!("warning: {m}");
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(diags) => {

@@ -170,6 +170,18 @@ pub fn human(e: &Event) -> String {
             reason,
             rules,
         } => super::policy_output::overridden(operator, reason, rules),
+        EventKind::WarmUp {
+            host,
+            requests,
+            errors,
+            p50_ms,
+            p99_ms,
+            passed,
+            ..
+        } => format!(
+            "{host}: canary warm-up {}: {requests} requests, {errors} errors, P50 {p50_ms:.0} ms, P99 {p99_ms:.0} ms",
+            if *passed { "ok" } else { "FAILED" }
+        ),
     };
     format!("{t} {s}: {body}")
 }

@@ -7,6 +7,7 @@ mod diagnostic;
 mod duration;
 pub mod model;
 mod node;
+pub mod safety;
 mod validate;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ pub use analysis_model::{Compare, Prometheus, Queries};
 pub use diagnostic::Diagnostic;
 pub use duration::parse_duration;
 pub use model::*;
+pub use safety::*;
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {

@@ -21,6 +21,8 @@ pub struct Config {
     pub analysis: Analysis,
     /// Deploy windows, constraints and the risk policy (`policy:`).
     pub policy: crate::policy::Policy,
+    /// Pre-deploy checks (`checks:`).
+    pub checks: super::safety::Checks,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +51,8 @@ pub struct Environment {
     pub approvers: Vec<String>,
     pub four_eyes: bool,
     pub theme: Option<String>,
+    /// Where this environment's deployments are announced (`notify:`).
+    pub notify: Vec<super::safety::Notifier>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +94,8 @@ pub struct Service {
     pub strategy: String,
     /// Weight kept on a 0 % track so it stays observable (0 = really no traffic).
     pub trickle: u32,
+    /// Requests sent to the canary before its first traffic step (`warmup:`).
+    pub warmup: Option<super::safety::Warmup>,
 }
 
 /// NGINX settings. String fields may contain `{host}` and `{service}` placeholders,

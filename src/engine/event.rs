@@ -124,6 +124,17 @@ pub enum EventKind {
         host: String,
         error: String,
     },
+    /// The canary's warm-up on one host, before it gets any traffic.
+    WarmUp {
+        host: String,
+        requests: u32,
+        errors: u32,
+        p50_ms: f64,
+        p99_ms: f64,
+        max_ms: f64,
+        /// Within `warmup.p99_max` (when set) and without errors.
+        passed: bool,
+    },
     RollbackStarted {
         reason: String,
     },

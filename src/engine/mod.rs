@@ -3,6 +3,7 @@
 //! through an [`EngineHandle`]; neither touches hosts directly.
 
 pub mod analysis;
+pub mod checks;
 pub mod event;
 pub mod gate;
 pub mod history;

@@ -94,7 +94,7 @@ fn collect<T>(
     }
 }
 
-async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostError> {
+pub(super) async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostError> {
     let read_at = chrono::Utc::now();
     let (w, stable, canary) = tokio::join!(
         h.read_weights(),
@@ -140,60 +140,14 @@ pub struct Validated {
     pub stable_version: Option<String>,
 }
 
-/// Pre-deploy checks on every host in parallel: not forbidden, reachable with a known host key,
-/// image present, `nginx -t` clean, upstream has both servers. All failures are reported.
+/// Pre-deploy checks on every host in parallel (see `checks.rs`); all failures are reported.
 pub async fn validate(
     ctx: &Ctx,
     svc: &Service,
     version: &Version,
     em: &Emitter,
 ) -> Result<Validated, OpError> {
-    let forbidden: Vec<HostError> = svc
-        .hosts
-        .iter()
-        .filter_map(|h| ctx.config.hosts.get(h))
-        .filter(|h| h.forbidden)
-        .map(|h| HostError::Op {
-            host: h.name.clone(),
-            service: svc.name.clone(),
-            message: "host is marked forbidden in the configuration; sluice will not touch it"
-                .to_string(),
-        })
-        .collect();
-    collect(
-        svc,
-        "validation",
-        forbidden.into_iter().map(Err::<(), _>).collect(),
-        em,
-    )?;
-    let hosts = ctx.hosts(svc);
-    let results = join_all(hosts.iter().map(|h| async move {
-        h.nginx_test().await?;
-        if !h.image_present(version).await? {
-            return Err(HostError::Op {
-                host: h.host_name().to_string(),
-                service: svc.name.clone(),
-                message: format!(
-                    "image {}:{version} is not on the host; build or pull it there first",
-                    svc.image
-                ),
-            });
-        }
-        observe_one(h).await
-    }))
-    .await;
-    let views = collect(svc, "validation", results, em)?;
-    let mut versions = views.iter().map(|v| v.stable.version.clone());
-    let first = versions.next().flatten();
-    let stable_version = if views.iter().all(|v| v.stable.version == first) {
-        first
-    } else {
-        None
-    };
-    Ok(Validated {
-        hosts: views,
-        stable_version,
-    })
+    super::checks::validate(ctx, svc, version, em).await
 }
 
 /// Set the split on every host in parallel; each host is verified by reading its file back,

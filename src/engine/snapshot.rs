@@ -265,7 +265,8 @@ impl Snapshot {
             | EventKind::WatchPassed { .. }
             | EventKind::WatchInconclusive { .. }
             | EventKind::WatchFailed { .. }
-            | EventKind::Info { .. } => {}
+            | EventKind::Info { .. }
+            | EventKind::WarmUp { .. } => {}
         }
     }
 }

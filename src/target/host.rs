@@ -12,6 +12,11 @@ use super::remote::{quote, Output, Remote, RemoteError, Script};
 use crate::config::{Host, HostPaths, Service, Track};
 use crate::domain::{Split, TrackWeights, Version};
 
+mod checks;
+mod warmup;
+pub use checks::{parse_df, parse_listeners, DiskFree};
+pub use warmup::{parse_warmup, WarmupReport};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrackName {

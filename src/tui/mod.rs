@@ -36,6 +36,15 @@ async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<
     let remote = Arc::new(SshPool::new(&config));
     let handle = Engine::start(config.clone(), remote);
     let mut events = handle.subscribe();
+    // The console opens even without a notifier's secret: it is where rollbacks happen.
+    let (_notify, notify_problem) = match crate::notify::attach(config.clone(), handle.subscribe())
+    {
+        Ok(d) => (d, None),
+        Err(e) => {
+            tracing::warn!("notifications are off: {e}");
+            (None, Some(format!("notifications are OFF: {e}")))
+        }
+    };
 
     // Terminal input is blocking; read it on its own thread.
     let (input_tx, mut input_rx) = mpsc::unbounded_channel();
@@ -63,6 +72,9 @@ async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<
     }
     if let Some(p) = problems.first() {
         app.message = Some((Level::Error, format!("theme file skipped: {p}")));
+    }
+    if let Some(p) = notify_problem {
+        app.message = Some((Level::Error, p));
     }
     let _ = handle.send(Command::Refresh { service: None }).await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

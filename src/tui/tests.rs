@@ -25,6 +25,7 @@ pub fn test_config() -> Config {
         approvers: vec![],
         four_eyes: false,
         theme: None,
+        notify: vec![],
     };
     let host = |n: u8| Host {
         name: format!("web-{n}"),
@@ -69,6 +70,7 @@ pub fn test_config() -> Config {
         depends_on: vec![],
         strategy: "canary-auto".into(),
         trickle: 0,
+        warmup: None,
     };
     let mut api = svc.clone();
     api.name = "api".into();
@@ -112,6 +114,7 @@ pub fn test_config() -> Config {
             compare: None,
         },
         policy: crate::policy::Policy::default(),
+        checks: Checks { disk_min: None },
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};

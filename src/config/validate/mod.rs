@@ -10,7 +10,9 @@ use super::model::*;
 use super::node::{Node, Value};
 
 mod analysis;
+mod checks;
 mod hosts;
+mod notify;
 mod policy;
 mod prometheus;
 mod services;
@@ -517,6 +519,7 @@ const TOP: &[&str] = &[
     "strategies",
     "analysis",
     "policy",
+    "checks",
 ];
 
 const HOST_KEYS: &[&str] = &[
@@ -544,6 +547,7 @@ const SERVICE_KEYS: &[&str] = &[
     "depends_on",
     "strategy",
     "trickle",
+    "warmup",
 ];
 
 /// Names declared in the file, valid or not (see `declared_keys`).
@@ -590,6 +594,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
     let services = services(&mut v, top.get("services"), &hosts, &strategies, &declared);
     let analysis = analysis(&mut v, &top);
     let policy = policy(&mut v, &top, &declared, &environments);
+    let checks = checks::checks(&mut v, &top);
 
     if v.diags.is_empty() {
         Ok(Config {
@@ -608,6 +613,7 @@ pub fn validate(file: &Path, mut root: Node) -> Result<Config, Vec<Diagnostic>> 
                 .collect(),
             analysis,
             policy,
+            checks,
         })
     } else {
         // File order; a stable sort keeps several errors at one place in the order found.
@@ -738,7 +744,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
             k,
             body,
             &what,
-            &["approval", "approvers", "four_eyes", "theme"],
+            &["approval", "approvers", "four_eyes", "theme", "notify"],
         ) else {
             continue;
         };
@@ -777,6 +783,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
             }
         }
         let theme = f.get("theme").and_then(|t| v.name(t, "theme"));
+        let notify = notify::notifiers(v, f.get("notify"), &key_text(k));
         if let Some(name) = name {
             out.push(Environment {
                 name,
@@ -784,6 +791,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
                 approvers,
                 four_eyes,
                 theme,
+                notify,
             });
         }
     }

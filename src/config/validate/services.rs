@@ -245,6 +245,7 @@ pub(super) fn services(
         let trickle = v.opt(&f, "trickle", 0, |v, t| {
             v.int(t, "trickle", 0, 5).map(|x| x as u32)
         });
+        let warmup = super::checks::warmup(v, f.get("warmup"), &name);
 
         // Checks that need the whole service.
         if let Some((nginx, upstream_node)) = &nginx {
@@ -323,6 +324,7 @@ pub(super) fn services(
             depends_on: depends_on.into_iter().map(|(d, _)| d).collect(),
             strategy,
             trickle,
+            warmup,
         });
     }
     cycles(v, &deps);

@@ -223,6 +223,12 @@ impl Rollout {
             self.fail(e.to_string());
             return Err(Stop::End);
         }
+        // A canary that cannot warm up gets no traffic either.
+        if let Err(e) = crate::engine::checks::warm_up(&self.ctx, &svc, &self.em).await {
+            let _ = ops::stop_track(&self.ctx, &svc, TrackName::Canary, &self.em).await;
+            self.fail(e.to_string());
+            return Err(Stop::End);
+        }
         Ok(())
     }
 

@@ -47,6 +47,10 @@ impl Rollout {
             )
             .await
             .map_err(|e| Stop::Rollback(format!("batch {batch}/{of}: {e}")))?;
+            // A batch that cannot warm up gets no traffic.
+            crate::engine::checks::warm_up(&self.ctx, &sub, &self.em)
+                .await
+                .map_err(|e| Stop::Rollback(format!("batch {batch}/{of}: {e}")))?;
             ops::set_split(&self.ctx, &sub, Split::CANARY, &self.em)
                 .await
                 .map_err(|e| Stop::Rollback(format!("batch {batch}/{of}: {e}")))?;
