@@ -5,7 +5,7 @@
 mod diagnostic;
 mod duration;
 pub mod model;
-mod node;
+pub(crate) mod node;
 mod validate;
 
 use std::path::Path;
@@ -13,6 +13,7 @@ use std::path::Path;
 pub use diagnostic::Diagnostic;
 pub use duration::parse_duration;
 pub use model::*;
+pub(crate) use validate::did_you_mean;
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::keymap::{lookup, Act};
+use super::keymap::{Act, Keymap};
 use super::theme::{Theme, Themes};
 use crate::config::Config;
 use crate::domain::Version;
@@ -57,6 +57,40 @@ pub enum Confirm {
     },
 }
 
+/// How much time the detail charts show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartWindow {
+    FiveMinutes,
+    Hour,
+    Day,
+}
+
+impl ChartWindow {
+    pub fn next(self) -> ChartWindow {
+        match self {
+            ChartWindow::FiveMinutes => ChartWindow::Hour,
+            ChartWindow::Hour => ChartWindow::Day,
+            ChartWindow::Day => ChartWindow::FiveMinutes,
+        }
+    }
+
+    pub fn secs(self) -> i64 {
+        match self {
+            ChartWindow::FiveMinutes => 300,
+            ChartWindow::Hour => 3600,
+            ChartWindow::Day => 86_400,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChartWindow::FiveMinutes => "5 min",
+            ChartWindow::Hour => "1 h",
+            ChartWindow::Day => "24 h",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -81,6 +115,10 @@ pub struct App {
     pub focus: Focus,
     /// How many of the newest events are scrolled past.
     pub events_scroll: usize,
+    /// The effective key bindings (defaults with the keymap file's changes).
+    pub keymap: Keymap,
+    /// How much time the detail charts show.
+    pub chart_window: ChartWindow,
     config: std::sync::Arc<Config>,
 }
 
@@ -102,6 +140,8 @@ impl App {
             filter: String::new(),
             focus: Focus::Services,
             events_scroll: 0,
+            keymap: Keymap::default(),
+            chart_window: ChartWindow::Hour,
             config,
         }
     }
@@ -231,7 +271,7 @@ impl App {
     }
 
     fn normal(&mut self, key: KeyEvent) -> Vec<Command> {
-        let Some(act) = lookup(key) else {
+        let Some(act) = self.keymap.lookup(&key) else {
             return Vec::new();
         };
         let service = self.selected_service().map(str::to_string);
@@ -286,13 +326,9 @@ impl App {
                 };
                 Vec::new()
             }
-            (Act::Quit, _) => {
-                let in_flight = self.in_flight();
-                if in_flight == 0 {
-                    self.quit = true;
-                } else {
-                    self.mode = Mode::Confirm(Confirm::Quit { in_flight });
-                }
+            (Act::Quit, _) => self.ask_quit(),
+            (Act::ChartWindow, _) => {
+                self.chart_window = self.chart_window.next();
                 Vec::new()
             }
             (Act::RollbackAll, _) => {
@@ -344,6 +380,16 @@ impl App {
                 }]
             }
         }
+    }
+
+    fn ask_quit(&mut self) -> Vec<Command> {
+        let in_flight = self.in_flight();
+        if in_flight == 0 {
+            self.quit = true;
+        } else {
+            self.mode = Mode::Confirm(Confirm::Quit { in_flight });
+        }
+        Vec::new()
     }
 
     fn confirm(&mut self, c: Confirm, key: KeyEvent) -> Vec<Command> {
@@ -423,7 +469,7 @@ impl App {
             Vec::new()
         };
         match words.as_slice() {
-            ["q"] | ["quit"] => self.normal(KeyEvent::from(KeyCode::Char('q'))),
+            ["q"] | ["quit"] => self.ask_quit(),
             ["theme", name] => match self.themes.get(name) {
                 Ok(t) => {
                     self.theme = t;

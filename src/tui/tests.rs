@@ -11,7 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use super::app::{App, Mode};
-use super::keymap::{Act, BINDINGS};
+use super::keymap::{Act, Keymap};
 use super::ui;
 use crate::config::*;
 use crate::domain::{DeploymentState, Version};
@@ -192,47 +192,104 @@ fn render(app: &App, w: u16, h: u16, now: i64) -> String {
     format!("{}", t.backend())
 }
 
+/// Press every key of every binding of `keymap` and check the command it leads to.
+fn check_every_binding_reaches_its_command(keymap: &Keymap) {
+    for b in &keymap.bindings {
+        for k in &b.keys {
+            let mut a = app();
+            a.keymap = keymap.clone();
+            a.selected = 1; // demo
+            let cmds = a.on_key(KeyEvent::new(k.code, k.mods));
+            let what = format!("{:?} via {}", b.act, k.label());
+            match b.act {
+                Act::Rollback => assert!(
+                    matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo"),
+                    "{what}"
+                ),
+                Act::RollbackAll => {
+                    assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]), "{what}");
+                    assert!(a.emergency.is_some());
+                }
+                Act::WeightUp => assert!(
+                    matches!(
+                        &cmds[..],
+                        [Command::SetWeight {
+                            canary_percent: 10,
+                            ..
+                        }]
+                    ),
+                    "{what}"
+                ),
+                Act::WeightDown => assert!(
+                    matches!(
+                        &cmds[..],
+                        [Command::SetWeight {
+                            canary_percent: 0,
+                            ..
+                        }]
+                    ),
+                    "{what}"
+                ),
+                Act::PauseResume => {
+                    assert!(matches!(&cmds[..], [Command::Pause { .. }]), "{what}")
+                }
+                Act::Refresh => assert!(
+                    matches!(&cmds[..], [Command::Refresh { service: None }]),
+                    "{what}"
+                ),
+                Act::Promote => {
+                    assert!(
+                        matches!(a.mode, Mode::Confirm(_)) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Deploy | Act::Command | Act::Filter => {
+                    assert!(
+                        matches!(a.mode, Mode::Input { .. }) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Help => assert_eq!(a.mode, Mode::Help, "{what}"),
+                Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events, "{what}"),
+                Act::Back => assert!(a.filter.is_empty() && cmds.is_empty(), "{what}"),
+                Act::ChartWindow => {
+                    assert_eq!(a.chart_window, super::app::ChartWindow::Day, "{what}")
+                }
+                Act::Quit => assert!(a.quit, "{what}"),
+                Act::Down | Act::Up => assert!(cmds.is_empty(), "{what}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn every_binding_reaches_the_command_it_names() {
-    for b in BINDINGS {
-        let mut a = app();
-        a.selected = 1; // demo
-        let cmds = a.on_key(KeyEvent::from(b.keys[0]));
-        match b.act {
-            Act::Rollback => assert!(
-                matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo")
-            ),
-            Act::RollbackAll => {
-                assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]));
-                assert!(a.emergency.is_some());
-            }
-            Act::WeightUp => assert!(matches!(
-                &cmds[..],
-                [Command::SetWeight {
-                    canary_percent: 10,
-                    ..
-                }]
-            )),
-            Act::WeightDown => assert!(matches!(
-                &cmds[..],
-                [Command::SetWeight {
-                    canary_percent: 0,
-                    ..
-                }]
-            )),
-            Act::PauseResume => assert!(matches!(&cmds[..], [Command::Pause { .. }])),
-            Act::Refresh => assert!(matches!(&cmds[..], [Command::Refresh { service: None }])),
-            Act::Promote => assert!(matches!(a.mode, Mode::Confirm(_)) && cmds.is_empty()),
-            Act::Deploy | Act::Command => {
-                assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty())
-            }
-            Act::Help => assert_eq!(a.mode, Mode::Help),
-            Act::Filter => assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty()),
-            Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events),
-            Act::Back => assert!(a.filter.is_empty() && cmds.is_empty()),
-            Act::Quit => assert!(a.quit),
-            Act::Down | Act::Up => assert!(cmds.is_empty()),
-        }
+    check_every_binding_reaches_its_command(&Keymap::default());
+}
+
+/// A keymap that moves every action to other keys.
+const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\nhelp: f1\nquit: Q\n";
+
+#[test]
+fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {
+    let keymap = super::keymap::file::parse(std::path::Path::new("keys.yaml"), REMAPPED).unwrap();
+    for b in &keymap.bindings {
+        let defaults = b.act.info().defaults;
+        assert!(
+            b.keys
+                .iter()
+                .all(|k| !defaults.contains(k) || *k == super::keymap::CTRL_C || k.label() == "!"),
+            "{:?} kept a default key",
+            b.act
+        );
+    }
+    check_every_binding_reaches_its_command(&keymap);
+    // The old keys do nothing now.
+    let mut a = app();
+    a.keymap = keymap;
+    for c in ['d', 'r', 'p', 'j', 'g'] {
+        assert!(a.on_key(key(c)).is_empty());
+        assert_eq!(a.mode, Mode::Normal);
     }
 }
 
@@ -439,14 +496,64 @@ fn tab_moves_j_and_k_to_the_events_pane() {
     assert!(screen.contains("2 newer above"), "{screen}");
 }
 
+/// The help overlay's lines between its borders (it is 120 wide, centred in 140 columns).
+fn help_lines(a: &App) -> Vec<String> {
+    let screen = render(a, 140, 30, 0);
+    // Each line of a TestBackend is printed in quotes.
+    let overlay: Vec<String> = screen
+        .lines()
+        .map(|l| l.chars().skip(1 + 10).take(120).collect())
+        .collect();
+    let top = overlay
+        .iter()
+        .position(|l| l.contains(" keys (any key closes) "))
+        .unwrap();
+    overlay[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' ').to_string())
+        .collect()
+}
+
 #[test]
 fn help_lists_exactly_the_bindings() {
-    let mut a = app();
-    a.on_key(key('?'));
-    let screen = render(&a, 120, 30, 0);
-    for b in BINDINGS {
-        assert!(screen.contains(b.help), "help is missing `{}`", b.help);
+    for keymap in [
+        Keymap::default(),
+        super::keymap::file::parse(std::path::Path::new("k.yaml"), REMAPPED).unwrap(),
+        super::keymap::file::parse(
+            std::path::Path::new("k.yaml"),
+            "refresh: []\nfilter: [f, /]\n",
+        )
+        .unwrap(),
+    ] {
+        let mut a = app();
+        a.keymap = keymap.clone();
+        a.on_key(KeyEvent::new(
+            keymap.binding(Act::Help).unwrap().keys[0].code,
+            keymap.binding(Act::Help).unwrap().keys[0].mods,
+        ));
+        let lines = help_lines(&a);
+        let expected: Vec<String> = keymap
+            .bound()
+            .map(|b| format!("{}  {}", b.label(), b.info().help))
+            .collect();
+        assert_eq!(lines, expected);
     }
+}
+
+#[test]
+fn the_key_bar_comes_from_the_keymap() {
+    let mut a = app();
+    a.keymap = super::keymap::file::parse(
+        std::path::Path::new("k.yaml"),
+        "deploy: D\nrollback-all: f12\n",
+    )
+    .unwrap();
+    let screen = render(&a, 160, 48, 0);
+    let bar = screen.lines().rev().find(|l| l.contains("help")).unwrap();
+    assert!(bar.contains(" D deploy"), "{bar}");
+    assert!(bar.contains(" f12 ROLLBACK ALL"), "{bar}");
+    assert!(!bar.contains(" d deploy"), "{bar}");
 }
 
 #[test]

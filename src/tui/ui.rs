@@ -8,7 +8,6 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 use ratatui::Frame;
 
 use super::app::{App, Confirm, Focus, Input, Level, Mode};
-use super::keymap::BINDINGS;
 use super::theme::Theme;
 use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
 
@@ -40,7 +39,7 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
     draw_events(f, events, app, theme);
     draw_bar(f, bar, app, theme);
     match &app.mode {
-        Mode::Help => draw_help(f, theme),
+        Mode::Help => draw_help(f, app, theme),
         Mode::Confirm(c) => draw_confirm(f, app, c, theme),
         Mode::Input { purpose, buffer } => draw_input(f, purpose, buffer, theme),
         Mode::Normal => {}
@@ -487,11 +486,18 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn draw_bar(f: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
+fn draw_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
-    for b in BINDINGS.iter().filter(|b| b.in_bar) {
-        spans.push(Span::styled(format!(" {} ", b.label), theme.accent));
-        spans.push(Span::styled(b.short, theme.muted));
+    for b in app.keymap.bound().filter(|b| b.info().in_bar) {
+        // The bar is short of room at 80 columns.
+        let first = b.keys.first().map(|k| k.label()).unwrap_or_default();
+        let first = if first == "space" {
+            "spc".into()
+        } else {
+            first
+        };
+        spans.push(Span::styled(format!(" {first} "), theme.accent));
+        spans.push(Span::styled(b.info().short, theme.muted));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -507,14 +513,20 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn draw_help(f: &mut Frame, theme: &Theme) {
-    let area = centered(f.area(), 110, BINDINGS.len() as u16 + 2);
-    let lines: Vec<Line> = BINDINGS
+fn draw_help(f: &mut Frame, app: &App, theme: &Theme) {
+    let bound: Vec<_> = app.keymap.bound().collect();
+    let area = centered(f.area(), 120, bound.len() as u16 + 2);
+    let width = bound
+        .iter()
+        .map(|b| b.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Line> = bound
         .iter()
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{:>6}  ", b.label), theme.accent),
-                Span::raw(b.help),
+                Span::styled(format!(" {:>width$}  ", b.label()), theme.accent),
+                Span::raw(b.info().help),
             ])
         })
         .collect();
