@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use super::deploy_form::{DeployForm, Outcome};
 use super::keymap::{Act, Keymap};
 use super::theme::{Theme, Themes};
 use crate::config::Config;
-use crate::domain::Version;
 use crate::engine::{Command, Event, EventKind, Snapshot};
 
 const EVENT_LOG: usize = 500;
@@ -18,18 +18,19 @@ const EVENT_LOG: usize = 500;
 pub enum Mode {
     Normal,
     Help,
-    /// Typing: a version for `d`, or a `:` command.
+    /// Typing: a `:` command or a `/` filter.
     Input {
         purpose: Input,
         buffer: String,
     },
     /// A question that needs y (or another listed key).
     Confirm(Confirm),
+    /// The deploy form.
+    Deploy(DeployForm),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    DeployVersion { service: String },
     Command,
     Filter,
 }
@@ -43,11 +44,6 @@ pub enum Focus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Deploy {
-        service: String,
-        version: Version,
-        strategy: Option<String>,
-    },
     Promote {
         service: String,
     },
@@ -266,6 +262,20 @@ impl App {
                 _ => Vec::new(),
             },
             Mode::Confirm(c) => self.confirm(c, key),
+            Mode::Deploy(mut form) => {
+                match form.on_key(key, &self.config, &self.operator) {
+                    Outcome::Stay => self.mode = Mode::Deploy(form),
+                    Outcome::Cancel => {
+                        self.mode = Mode::Normal;
+                        self.message = Some((Level::Info, "deploy cancelled".into()));
+                    }
+                    Outcome::Send(c) => {
+                        self.mode = Mode::Normal;
+                        return vec![c];
+                    }
+                }
+                Vec::new()
+            }
             Mode::Normal => self.normal(key),
         }
     }
@@ -339,13 +349,7 @@ impl App {
             }
             (Act::Refresh, _) => vec![Command::Refresh { service: None }],
             (_, None) => Vec::new(),
-            (Act::Deploy, Some(service)) => {
-                self.mode = Mode::Input {
-                    purpose: Input::DeployVersion { service },
-                    buffer: String::new(),
-                };
-                Vec::new()
-            }
+            (Act::Deploy, Some(service)) => self.open_deploy(&service, "", None),
             (Act::Rollback, Some(service)) => vec![Command::Rollback {
                 service,
                 reason: format!("rollback by {}", self.operator),
@@ -396,16 +400,6 @@ impl App {
         self.mode = Mode::Normal;
         let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
         match c {
-            Confirm::Deploy {
-                service,
-                version,
-                strategy,
-            } if yes => vec![Command::Deploy {
-                service,
-                version,
-                strategy,
-                operator: self.operator.clone(),
-            }],
             Confirm::Promote { service } if yes => vec![Command::Promote { service }],
             Confirm::Quit { .. } => match key.code {
                 KeyCode::Char('r') => {
@@ -432,7 +426,6 @@ impl App {
 
     fn submit(&mut self, purpose: Input, text: &str) -> Vec<Command> {
         match purpose {
-            Input::DeployVersion { service } => self.ask_deploy(service, text, None),
             Input::Command => self.command(text),
             Input::Filter => {
                 self.filter = text.to_string();
@@ -442,22 +435,22 @@ impl App {
         }
     }
 
-    fn ask_deploy(
+    /// Open the deploy form for `service`, prefilled with what was typed after `:deploy`.
+    fn open_deploy(
         &mut self,
-        service: String,
+        service: &str,
         version: &str,
-        strategy: Option<String>,
+        strategy: Option<&str>,
     ) -> Vec<Command> {
-        match Version::parse(version) {
-            Ok(version) => {
-                self.mode = Mode::Confirm(Confirm::Deploy {
-                    service,
-                    version,
-                    strategy,
-                });
-            }
-            Err(e) => self.message = Some((Level::Error, e)),
+        let mut form = DeployForm::new(&self.config, service);
+        form.version = version.to_string();
+        if let Some(s) = strategy {
+            form.strategy = s.to_string();
         }
+        if !version.is_empty() {
+            form.focus = super::deploy_form::Field::Strategy;
+        }
+        self.mode = Mode::Deploy(form);
         Vec::new()
     }
 
@@ -478,14 +471,14 @@ impl App {
                 }
                 Err(e) => err(self, e),
             },
-            ["deploy", s, v] if known(s) => self.ask_deploy(s.to_string(), v, None),
-            ["deploy", s, v, strategy] if known(s) => {
-                if self.config.strategies.contains_key(*strategy) {
-                    self.ask_deploy(s.to_string(), v, Some(strategy.to_string()))
-                } else {
-                    err(self, format!("unknown strategy `{strategy}`"))
-                }
-            }
+            // The form shows the plan and asks to confirm, however much was typed here.
+            ["deploy"] => match self.selected_service().map(str::to_string) {
+                Some(s) => self.open_deploy(&s, "", None),
+                None => err(self, "no service selected: deploy SVC [VERSION [STRATEGY]]".into()),
+            },
+            ["deploy", s] if known(s) => self.open_deploy(s, "", None),
+            ["deploy", s, v] if known(s) => self.open_deploy(s, v, None),
+            ["deploy", s, v, strategy] if known(s) => self.open_deploy(s, v, Some(strategy)),
             ["rollback", s] if known(s) => vec![Command::Rollback {
                 service: s.to_string(),
                 reason: format!("rollback by {}", self.operator),
@@ -506,7 +499,7 @@ impl App {
             [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
             _ => err(
                 self,
-                format!("unknown command `{text}`; try deploy SVC VERSION | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
+                format!("unknown command `{text}`; try deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
             ),
         }
     }

@@ -243,7 +243,13 @@ fn check_every_binding_reaches_its_command(keymap: &Keymap) {
                         "{what}"
                     )
                 }
-                Act::Deploy | Act::Command | Act::Filter => {
+                Act::Deploy => {
+                    assert!(
+                        matches!(a.mode, Mode::Deploy(_)) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Command | Act::Filter => {
                     assert!(
                         matches!(a.mode, Mode::Input { .. }) && cmds.is_empty(),
                         "{what}"
@@ -293,16 +299,23 @@ fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {
     }
 }
 
+fn press(a: &mut App, code: KeyCode) -> Vec<Command> {
+    a.on_key(KeyEvent::from(code))
+}
+
+fn type_in(a: &mut App, text: &str) {
+    for c in text.chars() {
+        a.on_key(key(c));
+    }
+}
+
 #[test]
-fn deploy_asks_for_a_version_then_confirms() {
+fn d_opens_the_form_and_enter_deploys() {
     let mut a = app();
     a.selected = 1;
     a.on_key(key('d'));
-    for c in "1.2.0".chars() {
-        a.on_key(key(c));
-    }
-    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
-    let cmds = a.on_key(key('y'));
+    type_in(&mut a, "1.2.0");
+    let cmds = press(&mut a, KeyCode::Enter);
     assert_eq!(
         cmds,
         vec![Command::Deploy {
@@ -312,23 +325,89 @@ fn deploy_asks_for_a_version_then_confirms() {
             operator: "alice".into()
         }]
     );
+    assert_eq!(a.mode, Mode::Normal);
 }
 
 #[test]
-fn a_bad_version_is_refused_with_a_message() {
+fn a_bad_version_stays_in_the_form_and_esc_cancels() {
     let mut a = app();
     a.on_key(key('d'));
-    for c in "1 2;x".chars() {
-        a.on_key(key(c));
-    }
-    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
+    type_in(&mut a, "1 2;x");
+    assert!(press(&mut a, KeyCode::Enter).is_empty());
+    let Mode::Deploy(form) = &a.mode else {
+        panic!("{:?}", a.mode)
+    };
+    assert!(form.tried);
+    let screen = render(&a, 100, 30, 0);
+    assert!(screen.contains("not a valid image tag"), "{screen}");
+    assert!(press(&mut a, KeyCode::Esc).is_empty());
     assert_eq!(a.mode, Mode::Normal);
-    assert!(a
-        .message
-        .as_ref()
-        .unwrap()
-        .1
-        .contains("not a valid image tag"));
+}
+
+#[test]
+fn colon_deploy_without_every_argument_opens_the_form() {
+    for (typed, service, version, strategy) in [
+        ("deploy", "demo", "", "canary-auto"),
+        ("deploy api", "api", "", "canary-auto"),
+        ("deploy demo 1.3.0", "demo", "1.3.0", "canary-auto"),
+        ("deploy demo 1.3.0 nope", "demo", "1.3.0", "nope"),
+    ] {
+        let mut a = app();
+        a.selected = 1;
+        a.on_key(key(':'));
+        type_in(&mut a, typed);
+        assert!(press(&mut a, KeyCode::Enter).is_empty());
+        let Mode::Deploy(form) = &a.mode else {
+            panic!("{typed}: {:?}", a.mode)
+        };
+        assert_eq!(
+            (
+                form.service.as_str(),
+                form.version.as_str(),
+                form.strategy.as_str()
+            ),
+            (service, version, strategy),
+            "{typed}"
+        );
+    }
+}
+
+/// The form for demo with `version` typed (tab to the strategy field when `strategy` is set).
+fn form(version: &str, strategy: Option<&str>, enter: bool) -> App {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_key(key('d'));
+    type_in(&mut a, version);
+    if let Some(s) = strategy {
+        press(&mut a, KeyCode::Tab);
+        a.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        type_in(&mut a, s);
+    }
+    if enter {
+        assert!(press(&mut a, KeyCode::Enter).is_empty());
+    }
+    a
+}
+
+#[test]
+fn snapshot_deploy_form_80x24() {
+    insta::assert_snapshot!(render(&form("1.2.0", None, false), 80, 24, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_160x48() {
+    insta::assert_snapshot!(render(&form("1.2.0", None, false), 160, 48, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_invalid_80x24() {
+    insta::assert_snapshot!(render(&form("", Some("nope"), true), 80, 24, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_invalid_160x48() {
+    insta::assert_snapshot!(render(&form("", Some("nope"), true), 160, 48, 10));
 }
 
 #[test]

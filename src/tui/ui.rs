@@ -40,8 +40,9 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
     draw_bar(f, bar, app, theme);
     match &app.mode {
         Mode::Help => draw_help(f, app, theme),
-        Mode::Confirm(c) => draw_confirm(f, app, c, theme),
+        Mode::Confirm(c) => draw_confirm(f, c, theme),
         Mode::Input { purpose, buffer } => draw_input(f, purpose, buffer, theme),
+        Mode::Deploy(form) => super::deploy_form::view::draw(f, app, form, theme),
         Mode::Normal => {}
     }
 }
@@ -541,28 +542,8 @@ fn draw_help(f: &mut Frame, app: &App, theme: &Theme) {
     );
 }
 
-fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
+fn draw_confirm(f: &mut Frame, c: &Confirm, theme: &Theme) {
     let text = match c {
-        Confirm::Deploy { service, version, strategy } => {
-            let svc = app.config().services.get(service);
-            let strategy = strategy.clone().or_else(|| svc.map(|s| s.strategy.clone())).unwrap_or_default();
-            let plan = match app.config().strategies.get(&strategy).map(|s| &s.kind) {
-                Some(crate::config::StrategyKind::Canary { steps, bake, finally }) => format!(
-                    "canary steps {} %, bake {:?} each, then {}",
-                    steps.iter().map(u8::to_string).collect::<Vec<_>>().join(" → "),
-                    bake,
-                    if *finally == crate::config::Finally::Promote { "promote" } else { "pause for a decision" }
-                ),
-                Some(crate::config::StrategyKind::CanaryManual { initial }) => {
-                    format!("manual canary at {initial} %, then you steer with +/-")
-                }
-                _ => strategy.clone(),
-            };
-            format!(
-                "Deploy {service} {version} with {strategy} to {}?\n{plan}\n\n y: deploy    any other key: cancel",
-                svc.map(|s| s.hosts.join(", ")).unwrap_or_default()
-            )
-        }
         Confirm::Promote { service } => format!(
             "Promote the canary of {service} to stable on every host?\n\n y: promote    any other key: cancel"
         ),
@@ -585,7 +566,6 @@ fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
 
 fn draw_input(f: &mut Frame, purpose: &Input, buffer: &str, theme: &Theme) {
     let prompt = match purpose {
-        Input::DeployVersion { service } => format!("deploy {service} version: "),
         Input::Command => ":".to_string(),
         Input::Filter => "/".to_string(),
     };

@@ -365,7 +365,7 @@ mod tests {
         let e = errors("rollback-all: !\n");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].starts_with("keys.yaml:1:15: an empty key name: quote"),
+            e[0].starts_with("keys.yaml:1:16: an empty key name: quote"),
             "{e:?}"
         );
         let e = errors("- d\n");
