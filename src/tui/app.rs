@@ -137,7 +137,7 @@ impl App {
             focus: Focus::Services,
             events_scroll: 0,
             keymap: Keymap::default(),
-            chart_window: ChartWindow::Hour,
+            chart_window: ChartWindow::FiveMinutes,
             config,
         }
     }

@@ -259,7 +259,7 @@ fn check_every_binding_reaches_its_command(keymap: &Keymap) {
                 Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events, "{what}"),
                 Act::Back => assert!(a.filter.is_empty() && cmds.is_empty(), "{what}"),
                 Act::ChartWindow => {
-                    assert_eq!(a.chart_window, super::app::ChartWindow::Day, "{what}")
+                    assert_eq!(a.chart_window, super::app::ChartWindow::Hour, "{what}")
                 }
                 Act::Quit => assert!(a.quit, "{what}"),
                 Act::Down | Act::Up => assert!(cmds.is_empty(), "{what}"),
@@ -655,4 +655,47 @@ fn the_table_scrolls_to_keep_the_selected_service_in_view() {
     assert_eq!(a.selected_service(), Some("svc-25"));
     let screen = render(&a, 100, 30, 0);
     assert!(screen.contains("svc-25"), "{screen}");
+}
+
+#[test]
+fn w_switches_the_chart_window_and_old_judgements_show_only_in_the_long_ones() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    // A breach two hours ago, and a quiet canary now.
+    for (secs, err) in [(-7200, 0.5), (0, 0.001)] {
+        a.on_event(&ev(
+            secs,
+            Some(7),
+            EventKind::Analysis {
+                track: crate::target::host::TrackName::Canary,
+                verdict: crate::analysis::Verdict::Pass,
+                requests: 400,
+                error_rate: err,
+                p50_ms: 10.0,
+                p99_ms: 100.0,
+                window_secs: 60,
+                provider: "nginx-log".into(),
+                summary: "x".into(),
+            },
+        ));
+    }
+    let screen = render(&a, 160, 48, 10);
+    assert!(screen.contains("error rate % · last 5 min (w)"), "{screen}");
+    // The y axis grows to the largest value shown: 3 % (1.5 × the threshold) until the 50 %
+    // breach is in the window.
+    assert!(screen.contains("│3"), "{screen}");
+    a.on_key(key('w'));
+    let screen = render(&a, 160, 48, 10);
+    assert!(screen.contains("error rate % · last 1 h (w)"), "{screen}");
+    assert!(!screen.contains("│50"), "{screen}");
+    a.on_key(key('w'));
+    let screen = render(&a, 160, 48, 10);
+    assert!(
+        screen.contains("error rate % · last 24 h, per-minute max (w)"),
+        "{screen}"
+    );
+    assert!(screen.contains("50"), "{screen}");
+    a.on_key(key('w'));
+    assert_eq!(a.chart_window, super::app::ChartWindow::FiveMinutes);
 }
