@@ -21,15 +21,41 @@ fn tmux(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap_or_else(|e| panic!("the console (pid {pid}) is gone: {e}"));
+/// (parent pid, utime + stime, cutime + cstime) of a process, in clock ticks.
+fn stat(pid: u32) -> Option<(u32, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-    f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)
+    // f[0] is field 3 (state): ppid is field 4, utime..cstime fields 14..17.
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    Some((n(1) as u32, n(11) + n(12), n(13) + n(14)))
+}
+
+/// CPU ticks of the console, its waited-for children, and its live descendants (the SSH
+/// master connections it keeps open).
+fn cpu_ticks(pid: u32) -> u64 {
+    let (_, own, children) = stat(pid).unwrap_or_else(|| panic!("the console (pid {pid}) is gone"));
+    let all: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|p| stat(p).map(|(pp, t, c)| (p, pp, t + c)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut family = vec![pid];
+    let mut total = own + children;
+    let mut i = 0;
+    while i < family.len() {
+        for (p, pp, t) in &all {
+            if *pp == family[i] && !family.contains(p) {
+                family.push(*p);
+                total += t;
+            }
+        }
+        i += 1;
+    }
+    total
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -49,6 +75,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.0])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
@@ -102,12 +129,19 @@ fn main() {
     let (wall, cpu) = (t0.elapsed(), cpu_ticks(pid) - c0);
     let cpu_secs = cpu as f64 / ticks_per_sec as f64;
     println!(
-        "idle console against the 3-host lab, 160x48, {:.0} s: {:.2} s CPU = {:.2} % of one core; RSS {:.1} MB",
+        "idle console against the 3-host lab, 160x48, {:.0} s: {:.2} s CPU (console and its SSH connections) = {:.2} % of one core; RSS {:.1} MB",
         wall.as_secs_f64(),
         cpu_secs,
         100.0 * cpu_secs / wall.as_secs_f64(),
         rss_kib(pid) as f64 / 1024.0
     );
+    // Quit cleanly (closing the SSH masters) before the session is killed.
     tmux(&["send-keys", "-t", &session.0, "q"]);
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop(session);
 }
