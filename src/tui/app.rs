@@ -350,10 +350,17 @@ impl App {
             (Act::Refresh, _) => vec![Command::Refresh { service: None }],
             (_, None) => Vec::new(),
             (Act::Deploy, Some(service)) => self.open_deploy(&service, "", None),
-            (Act::Rollback, Some(service)) => vec![Command::Rollback {
-                service,
-                reason: format!("rollback by {}", self.operator),
-            }],
+            (Act::Rollback, Some(service)) => {
+                // Said at once: the events follow when the hosts are verified.
+                self.message = Some((
+                    Level::Info,
+                    format!("rolling {service} back to stable 100 % on every host…"),
+                ));
+                vec![Command::Rollback {
+                    service,
+                    reason: format!("rollback by {}", self.operator),
+                }]
+            }
             (Act::Promote, Some(service)) => {
                 self.mode = Mode::Confirm(Confirm::Promote { service });
                 Vec::new()
@@ -365,6 +372,8 @@ impl App {
                     .get(&service)
                     .and_then(|s| s.deployment.as_ref())
                     .is_some_and(|d| d.state == crate::domain::DeploymentState::Paused);
+                let verb = if paused { "resuming" } else { "pausing" };
+                self.message = Some((Level::Info, format!("{verb} {service}…")));
                 if paused {
                     vec![Command::Resume { service }]
                 } else {
@@ -378,6 +387,10 @@ impl App {
                 } else {
                     now.saturating_sub(10)
                 };
+                self.message = Some((
+                    Level::Info,
+                    format!("moving {service}'s canary from {now} % to {next} %…"),
+                ));
                 vec![Command::SetWeight {
                     service,
                     canary_percent: next,

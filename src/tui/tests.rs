@@ -699,3 +699,40 @@ fn w_switches_the_chart_window_and_old_judgements_show_only_in_the_long_ones() {
     a.on_key(key('w'));
     assert_eq!(a.chart_window, super::app::ChartWindow::FiveMinutes);
 }
+
+#[test]
+fn keys_that_act_on_hosts_say_so_at_once() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_key(key('+'));
+    assert_eq!(
+        a.message.as_ref().unwrap().1,
+        "moving demo's canary from 40 % to 50 %…"
+    );
+    a.on_key(key('r'));
+    let screen = render(&a, 100, 30, 10);
+    assert!(
+        screen.contains("rolling demo back to stable 100 % on every host…"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_last_error_keeps_the_line_after_a_colon() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_event(&ev(
+        20,
+        Some(7),
+        EventKind::Failed {
+            error: "validation failed on 3 host(s):\n  host web-1: image missing".into(),
+        },
+    ));
+    let screen = render(&a, 120, 30, 20);
+    assert!(
+        screen.contains("last error: validation failed on 3 host(s): host web-1: image missing"),
+        "{screen}"
+    );
+}

@@ -324,8 +324,17 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         .title(title)
         .border_style(border);
     if let Some(err) = s.deployment.as_ref().and_then(|d| d.last_error.as_ref()) {
+        // A first line that ends in `:` says nothing without the next one.
+        let mut lines = err.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut text = lines.next().unwrap_or("").to_string();
+        if text.ends_with(':') {
+            if let Some(next) = lines.next() {
+                text.push(' ');
+                text.push_str(next);
+            }
+        }
         block = block.title_bottom(Line::styled(
-            format!(" last error: {} ", err.lines().next().unwrap_or("")),
+            format!(" last error: {text} "),
             theme.critical,
         ));
     }
@@ -449,11 +458,25 @@ impl Chart {
             .window_key
             .as_deref()
             .map_or(String::new(), |k| format!(" ({k})"));
+        // The legend lives in the title, so it never covers the lines.
         let chart = Chart::new(datasets)
-            .block(Block::default().borders(Borders::ALL).title(format!(
-                " {title} · last {}{per}{key} ",
-                self.window.label()
-            )))
+            .legend_position(None)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Line::from(vec![
+                        Span::raw(format!(
+                            " {title} · last {}{per}{key} · ",
+                            self.window.label()
+                        )),
+                        Span::styled("stable", theme.stable),
+                        Span::raw(" "),
+                        Span::styled("canary", theme.canary),
+                        Span::raw(" "),
+                        Span::styled("max", theme.critical),
+                        Span::raw(" "),
+                    ])),
+            )
             .x_axis(
                 Axis::default()
                     .bounds([-span, 0.0])
