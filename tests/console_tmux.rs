@@ -77,7 +77,8 @@ fn canary_from_the_keyboard_then_emergency_rollback() {
         s.contains("100/0") && s.contains("web-3")
     });
 
-    t.keys(&[":", "deploy demo 1.2.0 canary-manual", "Enter"]);
+    // The deploy form: d, the version, tab to the strategy, choose it, enter.
+    t.keys(&["d", "1.2.0", "Tab", "C-u", "canary-manual"]);
     t.until("the deploy form with its plan", 5, |s| {
         s.contains("deploy demo") && s.contains("canary 1.2.0 at 10 % of traffic")
     });
