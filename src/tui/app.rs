@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+pub use super::chart::ChartWindow;
 use super::deploy_form::{DeployForm, Outcome};
 use super::keymap::{Act, Keymap};
 use super::theme::{Theme, Themes};
@@ -51,40 +52,6 @@ pub enum Confirm {
     Quit {
         in_flight: usize,
     },
-}
-
-/// How much time the detail charts show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartWindow {
-    FiveMinutes,
-    Hour,
-    Day,
-}
-
-impl ChartWindow {
-    pub fn next(self) -> ChartWindow {
-        match self {
-            ChartWindow::FiveMinutes => ChartWindow::Hour,
-            ChartWindow::Hour => ChartWindow::Day,
-            ChartWindow::Day => ChartWindow::FiveMinutes,
-        }
-    }
-
-    pub fn secs(self) -> i64 {
-        match self {
-            ChartWindow::FiveMinutes => 300,
-            ChartWindow::Hour => 3600,
-            ChartWindow::Day => 86_400,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ChartWindow::FiveMinutes => "5 min",
-            ChartWindow::Hour => "1 h",
-            ChartWindow::Day => "24 h",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

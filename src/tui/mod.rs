@@ -3,6 +3,7 @@
 //! what is shown is what the hosts hold.
 
 pub mod app;
+pub mod chart;
 pub mod deploy_form;
 pub mod keymap;
 pub mod theme;

@@ -361,7 +361,7 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         let [top, bottom] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
         let a = &app.config().analysis;
-        let chart = Chart {
+        let chart = super::chart::Chart {
             window: app.chart_window,
             window_key: app.keymap.key_for(super::keymap::Act::ChartWindow),
             now,
@@ -386,110 +386,6 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         );
     } else {
         f.render_widget(table, area);
-    }
-}
-
-/// The detail charts' time window and clock.
-struct Chart {
-    window: super::app::ChartWindow,
-    window_key: Option<String>,
-    now: DateTime<Utc>,
-}
-
-impl Chart {
-    /// One metric over the window for both tracks, with the threshold drawn in. x: seconds
-    /// ago. Beyond an hour each point is a minute's worst value.
-    #[allow(clippy::too_many_arguments)]
-    fn draw(
-        &self,
-        f: &mut Frame,
-        area: Rect,
-        s: &ServiceSnapshot,
-        theme: &Theme,
-        title: &str,
-        threshold: f64,
-        value: fn(&crate::engine::snapshot::history::Sample) -> f64,
-    ) {
-        use ratatui::symbols::Marker;
-        use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
-        let span = self.window.secs() as f64;
-        let now = self.now.timestamp();
-        let points = |t: &crate::engine::snapshot::TrackAnalysis| -> Vec<(f64, f64)> {
-            t.history
-                .samples(self.now, self.window.secs())
-                .iter()
-                .map(|p| (-((now - p.at) as f64), value(p)))
-                .collect()
-        };
-        let stable = points(&s.stable);
-        let canary = points(&s.canary);
-        let top = stable
-            .iter()
-            .chain(canary.iter())
-            .map(|p| p.1)
-            .fold(threshold * 1.5, f64::max);
-        let line = vec![(-span, threshold), (0.0, threshold)];
-        let datasets = vec![
-            Dataset::default()
-                .name("max")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.critical)
-                .data(&line),
-            Dataset::default()
-                .name("stable")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.stable)
-                .data(&stable),
-            Dataset::default()
-                .name("canary")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.canary)
-                .data(&canary),
-        ];
-        let per = if self.window.secs() > 3600 {
-            ", per-minute max"
-        } else {
-            ""
-        };
-        let key = self
-            .window_key
-            .as_deref()
-            .map_or(String::new(), |k| format!(" ({k})"));
-        // The legend lives in the title, so it never covers the lines.
-        let chart = Chart::new(datasets)
-            .legend_position(None)
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(Line::from(vec![
-                        Span::raw(format!(
-                            " {title} · last {}{per}{key} · ",
-                            self.window.label()
-                        )),
-                        Span::styled("stable", theme.stable),
-                        Span::raw(" "),
-                        Span::styled("canary", theme.canary),
-                        Span::raw(" "),
-                        Span::styled("max", theme.critical),
-                        Span::raw(" "),
-                    ])),
-            )
-            .x_axis(
-                Axis::default()
-                    .bounds([-span, 0.0])
-                    .labels([format!("-{}", self.window.label()), "now".to_string()])
-                    .style(theme.muted),
-            )
-            .y_axis(
-                Axis::default()
-                    .bounds([0.0, top])
-                    .labels(["0".to_string(), format!("{top:.0}")])
-                    .style(theme.muted),
-            );
-        f.render_widget(chart, area);
     }
 }
 
