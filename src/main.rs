@@ -13,25 +13,39 @@ fn main() -> ExitCode {
         }
     }
     match cli.command {
+        Some(cli::Cmd::Check) => cli::check_with_keys(&cli.config, cli.keys.as_deref()),
         Some(cmd) => {
             // Kept to the end: dropping the guard would stop the log writer at once.
             let _guard = init_logging(None);
             cli::run(cli.config, cmd)
         }
-        None => console(cli.config),
+        None => console(cli.config, cli.keys),
     }
 }
 
-fn console(path: std::path::PathBuf) -> ExitCode {
+fn console(path: std::path::PathBuf, keys: Option<std::path::PathBuf>) -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("sluice: {e}");
     }
     let Some(config) = cli::load(&path) else {
         return ExitCode::from(cli::EXIT_USAGE);
     };
+    let keymap = match sluice::tui::keymap::file::load_for(keys.as_deref(), &path) {
+        Ok((k, _)) => k,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "sluice: the keymap has {} error(s); fix them (see `sluice check`)",
+                diags.len()
+            );
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    };
     let _guard = init_logging(Some(&config));
     let operator = cli::operator();
-    match sluice::tui::run(Arc::new(config), operator) {
+    match sluice::tui::run(Arc::new(config), operator, keymap) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sluice: {e:?}");

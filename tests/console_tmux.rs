@@ -77,11 +77,12 @@ fn canary_from_the_keyboard_then_emergency_rollback() {
         s.contains("100/0") && s.contains("web-3")
     });
 
-    t.keys(&[":", "deploy demo 1.2.0 canary-manual", "Enter"]);
-    t.until("the confirmation", 5, |s| {
-        s.contains("Deploy demo 1.2.0 with canary-manual")
+    // The deploy form: d, the version, tab to the strategy, choose it, enter.
+    t.keys(&["d", "1.2.0", "Tab", "C-u", "canary-manual"]);
+    t.until("the deploy form with its plan", 5, |s| {
+        s.contains("deploy demo") && s.contains("canary 1.2.0 at 10 % of traffic")
     });
-    t.keys(&["y"]);
+    t.keys(&["Enter"]);
     t.until("the canary at 10 %", 40, |s| {
         s.contains("90/10") && s.contains("paused")
     });

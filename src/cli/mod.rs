@@ -37,6 +37,9 @@ pub struct Cli {
     /// Serve sluice's own metrics at http://ADDR/metrics (Prometheus text), e.g. 127.0.0.1:9464.
     #[arg(long, global = true, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Key bindings (YAML); default: keys.yaml beside the configuration, if present.
+    #[arg(long, global = true, env = "SLUICE_KEYS")]
+    pub keys: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -161,6 +164,32 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
             };
             rt.block_on(ops::run(cfg, other))
         }
+    }
+}
+
+/// `sluice check`: the configuration, and the console's keymap file when there is one.
+pub fn check_with_keys(config: &std::path::Path, keys: Option<&std::path::Path>) -> ExitCode {
+    let config_ok = check(config) == ExitCode::SUCCESS;
+    let keys_ok = match crate::tui::keymap::file::locate(keys, config) {
+        None => true,
+        Some(p) => match crate::tui::keymap::file::load(&p) {
+            Ok(_) => {
+                println!("{}: ok (keymap)", p.display());
+                true
+            }
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                eprintln!("{}: {} error(s)", p.display(), diags.len());
+                false
+            }
+        },
+    };
+    if config_ok && keys_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_USAGE)
     }
 }
 

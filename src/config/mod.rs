@@ -6,7 +6,7 @@ pub mod analysis_model;
 mod diagnostic;
 mod duration;
 pub mod model;
-mod node;
+pub(crate) mod node;
 pub mod safety;
 mod validate;
 
@@ -17,6 +17,7 @@ pub use diagnostic::Diagnostic;
 pub use duration::parse_duration;
 pub use model::*;
 pub use safety::*;
+pub(crate) use validate::did_you_mean;
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {

@@ -33,15 +33,14 @@ pub struct RiskSnapshot {
     pub at: DateTime<Utc>,
 }
 
-/// How many judgements each track keeps for the console's charts.
-pub const HISTORY: usize = 3600;
+pub mod history;
 
 /// The latest judgement of a track, and a bounded history of its figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TrackAnalysis {
     pub latest: Option<AnalysisPoint>,
     #[serde(skip)]
-    pub history: std::collections::VecDeque<AnalysisPoint>,
+    pub history: history::History,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,10 +239,7 @@ impl Snapshot {
                     error_rate: *error_rate,
                     p99_ms: *p99_ms,
                 };
-                if t.history.len() >= HISTORY {
-                    t.history.pop_front();
-                }
-                t.history.push_back(point.clone());
+                t.history.push(e.at, *error_rate, *p99_ms, *requests);
                 t.latest = Some(point);
             }
             EventKind::Risk { score, level, .. } => {

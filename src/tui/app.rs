@@ -6,10 +6,11 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::keymap::{lookup, Act};
+pub use super::chart::ChartWindow;
+use super::deploy_form::{DeployForm, Outcome};
+use super::keymap::{Act, Keymap};
 use super::theme::{Theme, Themes};
 use crate::config::Config;
-use crate::domain::Version;
 use crate::engine::{Command, Event, EventKind, Snapshot};
 
 const EVENT_LOG: usize = 500;
@@ -18,18 +19,19 @@ const EVENT_LOG: usize = 500;
 pub enum Mode {
     Normal,
     Help,
-    /// Typing: a version for `d`, or a `:` command.
+    /// Typing: a `:` command or a `/` filter.
     Input {
         purpose: Input,
         buffer: String,
     },
     /// A question that needs y (or another listed key).
     Confirm(Confirm),
+    /// The deploy form.
+    Deploy(DeployForm),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    DeployVersion { service: String },
     Command,
     Filter,
 }
@@ -43,13 +45,6 @@ pub enum Focus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Deploy {
-        service: String,
-        version: Version,
-        strategy: Option<String>,
-        /// `:deploy … --override REASON`: start even though policy refuses.
-        override_reason: Option<String>,
-    },
     Promote {
         service: String,
     },
@@ -83,6 +78,10 @@ pub struct App {
     pub focus: Focus,
     /// How many of the newest events are scrolled past.
     pub events_scroll: usize,
+    /// The effective key bindings (defaults with the keymap file's changes).
+    pub keymap: Keymap,
+    /// How much time the detail charts show.
+    pub chart_window: ChartWindow,
     config: std::sync::Arc<Config>,
 }
 
@@ -104,6 +103,8 @@ impl App {
             filter: String::new(),
             focus: Focus::Services,
             events_scroll: 0,
+            keymap: Keymap::default(),
+            chart_window: ChartWindow::FiveMinutes,
             config,
         }
     }
@@ -229,12 +230,26 @@ impl App {
                 _ => Vec::new(),
             },
             Mode::Confirm(c) => self.confirm(c, key),
+            Mode::Deploy(mut form) => {
+                match form.on_key(key, &self.config, &self.operator) {
+                    Outcome::Stay => self.mode = Mode::Deploy(form),
+                    Outcome::Cancel => {
+                        self.mode = Mode::Normal;
+                        self.message = Some((Level::Info, "deploy cancelled".into()));
+                    }
+                    Outcome::Send(c) => {
+                        self.mode = Mode::Normal;
+                        return vec![c];
+                    }
+                }
+                Vec::new()
+            }
             Mode::Normal => self.normal(key),
         }
     }
 
     fn normal(&mut self, key: KeyEvent) -> Vec<Command> {
-        let Some(act) = lookup(key) else {
+        let Some(act) = self.keymap.lookup(&key) else {
             return Vec::new();
         };
         let service = self.selected_service().map(str::to_string);
@@ -289,13 +304,9 @@ impl App {
                 };
                 Vec::new()
             }
-            (Act::Quit, _) => {
-                let in_flight = self.in_flight();
-                if in_flight == 0 {
-                    self.quit = true;
-                } else {
-                    self.mode = Mode::Confirm(Confirm::Quit { in_flight });
-                }
+            (Act::Quit, _) => self.ask_quit(),
+            (Act::ChartWindow, _) => {
+                self.chart_window = self.chart_window.next();
                 Vec::new()
             }
             (Act::RollbackAll, _) => {
@@ -306,17 +317,18 @@ impl App {
             }
             (Act::Refresh, _) => vec![Command::Refresh { service: None }],
             (_, None) => Vec::new(),
-            (Act::Deploy, Some(service)) => {
-                self.mode = Mode::Input {
-                    purpose: Input::DeployVersion { service },
-                    buffer: String::new(),
-                };
-                Vec::new()
+            (Act::Deploy, Some(service)) => self.open_deploy(&service, "", None, None),
+            (Act::Rollback, Some(service)) => {
+                // Said at once: the events follow when the hosts are verified.
+                self.message = Some((
+                    Level::Info,
+                    format!("rolling {service} back to stable 100 % on every host…"),
+                ));
+                vec![Command::Rollback {
+                    service,
+                    reason: format!("rollback by {}", self.operator),
+                }]
             }
-            (Act::Rollback, Some(service)) => vec![Command::Rollback {
-                service,
-                reason: format!("rollback by {}", self.operator),
-            }],
             (Act::Promote, Some(service)) => {
                 self.mode = Mode::Confirm(Confirm::Promote { service });
                 Vec::new()
@@ -328,6 +340,8 @@ impl App {
                     .get(&service)
                     .and_then(|s| s.deployment.as_ref())
                     .is_some_and(|d| d.state == crate::domain::DeploymentState::Paused);
+                let verb = if paused { "resuming" } else { "pausing" };
+                self.message = Some((Level::Info, format!("{verb} {service}…")));
                 if paused {
                     vec![Command::Resume { service }]
                 } else {
@@ -341,6 +355,10 @@ impl App {
                 } else {
                     now.saturating_sub(10)
                 };
+                self.message = Some((
+                    Level::Info,
+                    format!("moving {service}'s canary from {now} % to {next} %…"),
+                ));
                 vec![Command::SetWeight {
                     service,
                     canary_percent: next,
@@ -349,22 +367,20 @@ impl App {
         }
     }
 
+    fn ask_quit(&mut self) -> Vec<Command> {
+        let in_flight = self.in_flight();
+        if in_flight == 0 {
+            self.quit = true;
+        } else {
+            self.mode = Mode::Confirm(Confirm::Quit { in_flight });
+        }
+        Vec::new()
+    }
+
     fn confirm(&mut self, c: Confirm, key: KeyEvent) -> Vec<Command> {
         self.mode = Mode::Normal;
         let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
         match c {
-            Confirm::Deploy {
-                service,
-                version,
-                strategy,
-                override_reason,
-            } if yes => vec![Command::Deploy {
-                service,
-                version,
-                strategy,
-                operator: self.operator.clone(),
-                override_reason,
-            }],
             Confirm::Promote { service } if yes => vec![Command::Promote { service }],
             Confirm::Quit { .. } => match key.code {
                 KeyCode::Char('r') => {
@@ -391,7 +407,6 @@ impl App {
 
     fn submit(&mut self, purpose: Input, text: &str) -> Vec<Command> {
         match purpose {
-            Input::DeployVersion { service } => self.ask_deploy(service, text, None, None),
             Input::Command => self.command(text),
             Input::Filter => {
                 self.filter = text.to_string();
@@ -401,24 +416,24 @@ impl App {
         }
     }
 
-    fn ask_deploy(
+    /// Open the deploy form for `service`, prefilled with what was typed after `:deploy`.
+    fn open_deploy(
         &mut self,
-        service: String,
+        service: &str,
         version: &str,
-        strategy: Option<String>,
+        strategy: Option<&str>,
         override_reason: Option<String>,
     ) -> Vec<Command> {
-        match Version::parse(version) {
-            Ok(version) => {
-                self.mode = Mode::Confirm(Confirm::Deploy {
-                    service,
-                    version,
-                    strategy,
-                    override_reason,
-                });
-            }
-            Err(e) => self.message = Some((Level::Error, e)),
+        let mut form = DeployForm::new(&self.config, service);
+        form.version = version.to_string();
+        form.override_reason = override_reason;
+        if let Some(s) = strategy {
+            form.strategy = s.to_string();
         }
+        if !version.is_empty() {
+            form.focus = super::deploy_form::Field::Strategy;
+        }
+        self.mode = Mode::Deploy(form);
         Vec::new()
     }
 
@@ -445,7 +460,7 @@ impl App {
             Vec::new()
         };
         match words.as_slice() {
-            ["q"] | ["quit"] => self.normal(KeyEvent::from(KeyCode::Char('q'))),
+            ["q"] | ["quit"] => self.ask_quit(),
             ["theme", name] => match self.themes.get(name) {
                 Ok(t) => {
                     self.theme = t;
@@ -454,20 +469,15 @@ impl App {
                 }
                 Err(e) => err(self, e),
             },
-            ["deploy", s, v] if known(s) => {
-                self.ask_deploy(s.to_string(), v, None, override_reason)
-            }
+            // The form shows the plan and asks to confirm, however much was typed here.
+            ["deploy"] => match self.selected_service().map(str::to_string) {
+                Some(s) => self.open_deploy(&s, "", None, override_reason),
+                None => err(self, "no service selected: deploy SVC [VERSION [STRATEGY]]".into()),
+            },
+            ["deploy", s] if known(s) => self.open_deploy(s, "", None, override_reason),
+            ["deploy", s, v] if known(s) => self.open_deploy(s, v, None, override_reason),
             ["deploy", s, v, strategy] if known(s) => {
-                if self.config.strategies.contains_key(*strategy) {
-                    self.ask_deploy(
-                        s.to_string(),
-                        v,
-                        Some(strategy.to_string()),
-                        override_reason,
-                    )
-                } else {
-                    err(self, format!("unknown strategy `{strategy}`"))
-                }
+                self.open_deploy(s, v, Some(strategy), override_reason)
             }
             ["rollback", s] if known(s) => vec![Command::Rollback {
                 service: s.to_string(),
@@ -489,7 +499,7 @@ impl App {
             [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
             _ => err(
                 self,
-                format!("unknown command `{text}`; try deploy SVC VERSION [--override REASON] | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
+                format!("unknown command `{text}`; try deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
             ),
         }
     }

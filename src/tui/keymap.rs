@@ -1,9 +1,15 @@
 //! Every key binding in one table: the dispatcher, the help overlay and the key bar all read
-//! it, so help cannot drift from what the keys really do.
+//! it, so help cannot drift from what the keys really do. The defaults below can be changed
+//! per action from a YAML file (see `file`).
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+pub mod file;
+pub mod keys;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+pub use keys::Key;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Act {
     Down,
     Up,
@@ -19,162 +25,152 @@ pub enum Act {
     Filter,
     NextPane,
     Back,
+    ChartWindow,
     Help,
     Quit,
 }
 
-pub struct Binding {
-    pub keys: &'static [KeyCode],
-    pub label: &'static str,
+/// What an action is called in a keymap file, how help and the key bar describe it, and its
+/// default keys.
+pub struct ActInfo {
+    pub act: Act,
+    pub name: &'static str,
     /// One or two words for the key bar.
     pub short: &'static str,
     pub help: &'static str,
-    pub act: Act,
     /// Shown in the bottom key bar (the rest only in help).
     pub in_bar: bool,
+    pub defaults: &'static [Key],
+    /// An on-call engineer must always be able to do this: it cannot be left without a key.
+    pub required: bool,
 }
 
-pub const BINDINGS: &[Binding] = &[
-    Binding {
-        keys: &[KeyCode::Char('j'), KeyCode::Down],
-        label: "j/↓",
-        short: "down",
-        help: "select next service",
-        act: Act::Down,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char('k'), KeyCode::Up],
-        label: "k/↑",
-        short: "up",
-        help: "select previous service",
-        act: Act::Up,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char('d')],
-        label: "d",
-        short: "deploy",
-        help: "deploy a version of the selected service",
-        act: Act::Deploy,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('+'), KeyCode::Char('=')],
-        label: "+",
-        short: "weight±",
-        help: "canary weight +10 %",
-        act: Act::WeightUp,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('-')],
-        label: "-",
-        short: "weight-",
-        help: "canary weight -10 %",
-        act: Act::WeightDown,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char(' ')],
-        label: "spc",
-        short: "pause",
-        help: "pause / resume the rollout",
-        act: Act::PauseResume,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('p')],
-        label: "p",
-        short: "promote",
-        help: "promote the canary (asks to confirm)",
-        act: Act::Promote,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('r')],
-        label: "r",
-        short: "rollback",
-        help: "roll the selected service back to stable now",
-        act: Act::Rollback,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('!')],
-        label: "!",
-        short: "ROLLBACK ALL",
-        help: "EMERGENCY: roll back every service now, no question asked",
-        act: Act::RollbackAll,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('g')],
-        label: "g",
-        short: "re-read",
-        help: "re-read every host now",
-        act: Act::Refresh,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char(':')],
-        label: ":",
-        short: "command",
-        help:
-            "command: deploy SVC VERSION [STRATEGY] | rollback SVC | promote SVC | weight SVC N | q",
-        act: Act::Command,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char('/')],
-        label: "/",
-        short: "filter",
-        help: "filter services by name (enter an empty filter to show all)",
-        act: Act::Filter,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Tab],
-        label: "tab",
-        short: "pane",
-        help: "switch j/k between the services and the events pane",
-        act: Act::NextPane,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Esc],
-        label: "esc",
-        short: "back",
-        help: "clear the filter, back to the services pane",
-        act: Act::Back,
-        in_bar: false,
-    },
-    Binding {
-        keys: &[KeyCode::Char('?')],
-        label: "?",
-        short: "help",
-        help: "this help",
-        act: Act::Help,
-        in_bar: true,
-    },
-    Binding {
-        keys: &[KeyCode::Char('q')],
-        label: "q",
-        short: "quit",
-        help: "quit (asks what to do with rollouts in flight)",
-        act: Act::Quit,
-        in_bar: true,
-    },
+const fn info(
+    act: Act,
+    name: &'static str,
+    short: &'static str,
+    help: &'static str,
+    in_bar: bool,
+    defaults: &'static [Key],
+) -> ActInfo {
+    ActInfo {
+        act,
+        name,
+        short,
+        help,
+        in_bar,
+        defaults,
+        required: matches!(act, Act::RollbackAll | Act::Help | Act::Quit),
+    }
+}
+
+/// Every action, in the order help lists them.
+pub const ACTIONS: &[ActInfo] = &[
+    info(Act::Down, "down", "down", "select next service", false, &[Key::ch('j'), Key::plain(KeyCode::Down)]),
+    info(Act::Up, "up", "up", "select previous service", false, &[Key::ch('k'), Key::plain(KeyCode::Up)]),
+    info(Act::Deploy, "deploy", "deploy", "deploy a version of the selected service (a form that shows the plan)", true, &[Key::ch('d')]),
+    info(Act::WeightUp, "weight-up", "weight±", "canary weight +10 %", true, &[Key::ch('+'), Key::ch('=')]),
+    info(Act::WeightDown, "weight-down", "weight-", "canary weight -10 %", false, &[Key::ch('-')]),
+    info(Act::PauseResume, "pause-resume", "pause", "pause / resume the rollout", true, &[Key::ch(' ')]),
+    info(Act::Promote, "promote", "promote", "promote the canary (asks to confirm)", true, &[Key::ch('p')]),
+    info(Act::Rollback, "rollback", "rollback", "roll the selected service back to stable now", true, &[Key::ch('r')]),
+    info(Act::RollbackAll, "rollback-all", "ROLLBACK ALL", "EMERGENCY: roll back every service now, no question asked", true, &[Key::ch('!')]),
+    info(Act::Refresh, "refresh", "re-read", "re-read every host now", false, &[Key::ch('g')]),
+    info(Act::Command, "command", "command", "command: deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | theme NAME | q", false, &[Key::ch(':')]),
+    info(Act::Filter, "filter", "filter", "filter services by name (enter an empty filter to show all)", false, &[Key::ch('/')]),
+    info(Act::NextPane, "next-pane", "pane", "switch j/k between the services and the events pane", false, &[Key::plain(KeyCode::Tab)]),
+    info(Act::Back, "back", "back", "clear the filter, back to the services pane", false, &[Key::plain(KeyCode::Esc)]),
+    info(Act::ChartWindow, "chart-window", "window", "charts: cycle the window 5 min / 1 h / 24 h", false, &[Key::ch('w')]),
+    info(Act::Help, "help", "help", "this help", true, &[Key::ch('?')]),
+    info(Act::Quit, "quit", "quit", "quit (asks what to do with rollouts in flight)", true, &[Key::ch('q'), Key::ctrl('c')]),
 ];
 
-/// The action bound to a key press, if any. ctrl-c always quits.
-pub fn lookup(key: KeyEvent) -> Option<Act> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-        return Some(Act::Quit);
+impl Act {
+    pub fn info(self) -> &'static ActInfo {
+        // Every Act has a row (checked by a test); fall back to the last row, never panic.
+        ACTIONS
+            .iter()
+            .find(|i| i.act == self)
+            .unwrap_or(&ACTIONS[ACTIONS.len() - 1])
     }
-    BINDINGS
-        .iter()
-        .find(|b| b.keys.contains(&key.code))
-        .map(|b| b.act)
+
+    pub fn by_name(name: &str) -> Option<Act> {
+        ACTIONS.iter().find(|i| i.name == name).map(|i| i.act)
+    }
+}
+
+/// ctrl-c always quits, whatever the file says: the way out of a terminal program.
+pub const CTRL_C: Key = Key::ctrl('c');
+
+/// One action and the keys that reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub act: Act,
+    pub keys: Vec<Key>,
+}
+
+impl Binding {
+    /// `j/↓`: every key, for help.
+    pub fn label(&self) -> String {
+        self.keys
+            .iter()
+            .map(Key::label)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    pub fn info(&self) -> &'static ActInfo {
+        self.act.info()
+    }
+}
+
+/// The effective bindings: the defaults with a file's changes applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    pub bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    fn default() -> Keymap {
+        Keymap {
+            bindings: ACTIONS
+                .iter()
+                .map(|i| Binding {
+                    act: i.act,
+                    keys: i.defaults.to_vec(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Keymap {
+    /// The action bound to a key press, if any.
+    pub fn lookup(&self, key: &KeyEvent) -> Option<Act> {
+        if CTRL_C.matches(key) {
+            return Some(Act::Quit);
+        }
+        self.bindings
+            .iter()
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.act)
+    }
+
+    pub fn binding(&self, act: Act) -> Option<&Binding> {
+        self.bindings.iter().find(|b| b.act == act)
+    }
+
+    /// The bindings with at least one key (an action can be unbound in the file).
+    pub fn bound(&self) -> impl Iterator<Item = &Binding> {
+        self.bindings.iter().filter(|b| !b.keys.is_empty())
+    }
+
+    /// The first key of an action, for messages such as "press w".
+    pub fn key_for(&self, act: Act) -> Option<String> {
+        self.binding(act)
+            .and_then(|b| b.keys.first())
+            .map(Key::label)
+    }
 }
 
 #[cfg(test)]
@@ -182,10 +178,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_key_is_bound_twice() {
+    fn every_action_has_one_row_and_a_unique_name() {
+        let all = [
+            Act::Down,
+            Act::Up,
+            Act::Deploy,
+            Act::WeightUp,
+            Act::WeightDown,
+            Act::PauseResume,
+            Act::Promote,
+            Act::Rollback,
+            Act::RollbackAll,
+            Act::Refresh,
+            Act::Command,
+            Act::Filter,
+            Act::NextPane,
+            Act::Back,
+            Act::ChartWindow,
+            Act::Help,
+            Act::Quit,
+        ];
+        assert_eq!(all.len(), ACTIONS.len());
+        for a in all {
+            assert_eq!(ACTIONS.iter().filter(|i| i.act == a).count(), 1, "{a:?}");
+            assert_eq!(Act::by_name(a.info().name), Some(a));
+        }
+    }
+
+    #[test]
+    fn no_default_key_is_bound_twice() {
         let mut seen = Vec::new();
-        for b in BINDINGS {
-            for k in b.keys {
+        for b in &Keymap::default().bindings {
+            for k in &b.keys {
                 assert!(!seen.contains(k), "{k:?} bound twice");
                 seen.push(*k);
             }
@@ -193,10 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn every_binding_is_reachable_by_its_keys() {
-        for b in BINDINGS {
-            for k in b.keys {
-                assert_eq!(lookup(KeyEvent::from(*k)), Some(b.act));
+    fn every_default_binding_is_reachable_by_its_keys() {
+        let map = Keymap::default();
+        for b in &map.bindings {
+            for k in &b.keys {
+                assert_eq!(map.lookup(&KeyEvent::new(k.code, k.mods)), Some(b.act));
             }
         }
     }

@@ -3,6 +3,8 @@
 //! what is shown is what the hosts hold.
 
 pub mod app;
+pub mod chart;
+pub mod deploy_form;
 pub mod keymap;
 pub mod theme;
 pub mod ui;
@@ -27,12 +29,21 @@ enum Input {
     Resize,
 }
 
-pub fn run(config: Arc<Config>, operator: String) -> color_eyre::Result<()> {
+/// Open the console with `keymap` (see `keymap::file::load_for`).
+pub fn run(
+    config: Arc<Config>,
+    operator: String,
+    keymap: keymap::Keymap,
+) -> color_eyre::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(run_async(config, operator))
+    rt.block_on(run_async(config, operator, keymap))
 }
 
-async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<()> {
+async fn run_async(
+    config: Arc<Config>,
+    operator: String,
+    keymap: keymap::Keymap,
+) -> color_eyre::Result<()> {
     let remote = Arc::new(SshPool::new(&config));
     let handle = Engine::start(config.clone(), remote);
     let mut events = handle.subscribe();
@@ -62,6 +73,7 @@ async fn run_async(config: Arc<Config>, operator: String) -> color_eyre::Result<
 
     let mut terminal = ratatui::try_init()?;
     let mut app = App::new(config, operator);
+    app.keymap = keymap;
     // Themes: the built-in ones plus ./themes (and $SLUICE_THEMES); $SLUICE_THEME picks one.
     let dir =
         std::env::var_os("SLUICE_THEMES").map_or_else(|| "themes".into(), std::path::PathBuf::from);

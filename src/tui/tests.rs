@@ -11,7 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use super::app::{App, Mode};
-use super::keymap::{Act, BINDINGS};
+use super::keymap::{Act, Keymap};
 use super::ui;
 use crate::config::*;
 use crate::domain::{DeploymentState, Version};
@@ -210,60 +210,130 @@ fn render(app: &App, w: u16, h: u16, now: i64) -> String {
     format!("{}", t.backend())
 }
 
-#[test]
-fn every_binding_reaches_the_command_it_names() {
-    for b in BINDINGS {
-        let mut a = app();
-        a.selected = 1; // demo
-        let cmds = a.on_key(KeyEvent::from(b.keys[0]));
-        match b.act {
-            Act::Rollback => assert!(
-                matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo")
-            ),
-            Act::RollbackAll => {
-                assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]));
-                assert!(a.emergency.is_some());
+/// Press every key of every binding of `keymap` and check the command it leads to.
+fn check_every_binding_reaches_its_command(keymap: &Keymap) {
+    for b in &keymap.bindings {
+        for k in &b.keys {
+            let mut a = app();
+            a.keymap = keymap.clone();
+            a.selected = 1; // demo
+            let cmds = a.on_key(KeyEvent::new(k.code, k.mods));
+            let what = format!("{:?} via {}", b.act, k.label());
+            match b.act {
+                Act::Rollback => assert!(
+                    matches!(&cmds[..], [Command::Rollback { service, .. }] if service == "demo"),
+                    "{what}"
+                ),
+                Act::RollbackAll => {
+                    assert!(matches!(&cmds[..], [Command::RollbackAll { .. }]), "{what}");
+                    assert!(a.emergency.is_some());
+                }
+                Act::WeightUp => assert!(
+                    matches!(
+                        &cmds[..],
+                        [Command::SetWeight {
+                            canary_percent: 10,
+                            ..
+                        }]
+                    ),
+                    "{what}"
+                ),
+                Act::WeightDown => assert!(
+                    matches!(
+                        &cmds[..],
+                        [Command::SetWeight {
+                            canary_percent: 0,
+                            ..
+                        }]
+                    ),
+                    "{what}"
+                ),
+                Act::PauseResume => {
+                    assert!(matches!(&cmds[..], [Command::Pause { .. }]), "{what}")
+                }
+                Act::Refresh => assert!(
+                    matches!(&cmds[..], [Command::Refresh { service: None }]),
+                    "{what}"
+                ),
+                Act::Promote => {
+                    assert!(
+                        matches!(a.mode, Mode::Confirm(_)) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Deploy => {
+                    assert!(
+                        matches!(a.mode, Mode::Deploy(_)) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Command | Act::Filter => {
+                    assert!(
+                        matches!(a.mode, Mode::Input { .. }) && cmds.is_empty(),
+                        "{what}"
+                    )
+                }
+                Act::Help => assert_eq!(a.mode, Mode::Help, "{what}"),
+                Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events, "{what}"),
+                Act::Back => assert!(a.filter.is_empty() && cmds.is_empty(), "{what}"),
+                Act::ChartWindow => {
+                    assert_eq!(a.chart_window, super::app::ChartWindow::Hour, "{what}")
+                }
+                Act::Quit => assert!(a.quit, "{what}"),
+                Act::Down | Act::Up => assert!(cmds.is_empty(), "{what}"),
             }
-            Act::WeightUp => assert!(matches!(
-                &cmds[..],
-                [Command::SetWeight {
-                    canary_percent: 10,
-                    ..
-                }]
-            )),
-            Act::WeightDown => assert!(matches!(
-                &cmds[..],
-                [Command::SetWeight {
-                    canary_percent: 0,
-                    ..
-                }]
-            )),
-            Act::PauseResume => assert!(matches!(&cmds[..], [Command::Pause { .. }])),
-            Act::Refresh => assert!(matches!(&cmds[..], [Command::Refresh { service: None }])),
-            Act::Promote => assert!(matches!(a.mode, Mode::Confirm(_)) && cmds.is_empty()),
-            Act::Deploy | Act::Command => {
-                assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty())
-            }
-            Act::Help => assert_eq!(a.mode, Mode::Help),
-            Act::Filter => assert!(matches!(a.mode, Mode::Input { .. }) && cmds.is_empty()),
-            Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events),
-            Act::Back => assert!(a.filter.is_empty() && cmds.is_empty()),
-            Act::Quit => assert!(a.quit),
-            Act::Down | Act::Up => assert!(cmds.is_empty()),
         }
     }
 }
 
 #[test]
-fn deploy_asks_for_a_version_then_confirms() {
+fn every_binding_reaches_the_command_it_names() {
+    check_every_binding_reaches_its_command(&Keymap::default());
+}
+
+/// A keymap that moves every action to other keys.
+const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\nhelp: f1\nquit: Q\n";
+
+#[test]
+fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {
+    let keymap = super::keymap::file::parse(std::path::Path::new("keys.yaml"), REMAPPED).unwrap();
+    for b in &keymap.bindings {
+        let defaults = b.act.info().defaults;
+        assert!(
+            b.keys
+                .iter()
+                .all(|k| !defaults.contains(k) || *k == super::keymap::CTRL_C || k.label() == "!"),
+            "{:?} kept a default key",
+            b.act
+        );
+    }
+    check_every_binding_reaches_its_command(&keymap);
+    // The old keys do nothing now.
+    let mut a = app();
+    a.keymap = keymap;
+    for c in ['d', 'r', 'p', 'j', 'g'] {
+        assert!(a.on_key(key(c)).is_empty());
+        assert_eq!(a.mode, Mode::Normal);
+    }
+}
+
+fn press(a: &mut App, code: KeyCode) -> Vec<Command> {
+    a.on_key(KeyEvent::from(code))
+}
+
+fn type_in(a: &mut App, text: &str) {
+    for c in text.chars() {
+        a.on_key(key(c));
+    }
+}
+
+#[test]
+fn d_opens_the_form_and_enter_deploys() {
     let mut a = app();
     a.selected = 1;
     a.on_key(key('d'));
-    for c in "1.2.0".chars() {
-        a.on_key(key(c));
-    }
-    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
-    let cmds = a.on_key(key('y'));
+    type_in(&mut a, "1.2.0");
+    let cmds = press(&mut a, KeyCode::Enter);
     assert_eq!(
         cmds,
         vec![Command::Deploy {
@@ -274,23 +344,89 @@ fn deploy_asks_for_a_version_then_confirms() {
             override_reason: None,
         }]
     );
+    assert_eq!(a.mode, Mode::Normal);
 }
 
 #[test]
-fn a_bad_version_is_refused_with_a_message() {
+fn a_bad_version_stays_in_the_form_and_esc_cancels() {
     let mut a = app();
     a.on_key(key('d'));
-    for c in "1 2;x".chars() {
-        a.on_key(key(c));
-    }
-    assert!(a.on_key(KeyEvent::from(KeyCode::Enter)).is_empty());
+    type_in(&mut a, "1 2;x");
+    assert!(press(&mut a, KeyCode::Enter).is_empty());
+    let Mode::Deploy(form) = &a.mode else {
+        panic!("{:?}", a.mode)
+    };
+    assert!(form.tried);
+    let screen = render(&a, 100, 30, 0);
+    assert!(screen.contains("not a valid image tag"), "{screen}");
+    assert!(press(&mut a, KeyCode::Esc).is_empty());
     assert_eq!(a.mode, Mode::Normal);
-    assert!(a
-        .message
-        .as_ref()
-        .unwrap()
-        .1
-        .contains("not a valid image tag"));
+}
+
+#[test]
+fn colon_deploy_without_every_argument_opens_the_form() {
+    for (typed, service, version, strategy) in [
+        ("deploy", "demo", "", "canary-auto"),
+        ("deploy api", "api", "", "canary-auto"),
+        ("deploy demo 1.3.0", "demo", "1.3.0", "canary-auto"),
+        ("deploy demo 1.3.0 nope", "demo", "1.3.0", "nope"),
+    ] {
+        let mut a = app();
+        a.selected = 1;
+        a.on_key(key(':'));
+        type_in(&mut a, typed);
+        assert!(press(&mut a, KeyCode::Enter).is_empty());
+        let Mode::Deploy(form) = &a.mode else {
+            panic!("{typed}: {:?}", a.mode)
+        };
+        assert_eq!(
+            (
+                form.service.as_str(),
+                form.version.as_str(),
+                form.strategy.as_str()
+            ),
+            (service, version, strategy),
+            "{typed}"
+        );
+    }
+}
+
+/// The form for demo with `version` typed (tab to the strategy field when `strategy` is set).
+fn form(version: &str, strategy: Option<&str>, enter: bool) -> App {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_key(key('d'));
+    type_in(&mut a, version);
+    if let Some(s) = strategy {
+        press(&mut a, KeyCode::Tab);
+        a.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        type_in(&mut a, s);
+    }
+    if enter {
+        assert!(press(&mut a, KeyCode::Enter).is_empty());
+    }
+    a
+}
+
+#[test]
+fn snapshot_deploy_form_80x24() {
+    insta::assert_snapshot!(render(&form("1.2.0", None, false), 80, 24, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_160x48() {
+    insta::assert_snapshot!(render(&form("1.2.0", None, false), 160, 48, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_invalid_80x24() {
+    insta::assert_snapshot!(render(&form("", Some("nope"), true), 80, 24, 10));
+}
+
+#[test]
+fn snapshot_deploy_form_invalid_160x48() {
+    insta::assert_snapshot!(render(&form("", Some("nope"), true), 160, 48, 10));
 }
 
 #[test]
@@ -351,12 +487,13 @@ fn a_deploy_can_override_policy_with_a_reason_from_command_mode() {
     .is_empty());
     let screen = render(&a, 80, 24, 10);
     assert!(screen.contains("OVERRIDING"), "{screen}");
+    // The form confirms with enter; the service's own strategy is sent as "the default".
     assert_eq!(
-        a.on_key(key('y')),
+        a.on_key(KeyEvent::from(KeyCode::Enter)),
         vec![Command::Deploy {
             service: "demo".into(),
             version: Version::parse("1.2.0").unwrap(),
-            strategy: Some("canary-auto".into()),
+            strategy: None,
             operator: "alice".into(),
             override_reason: Some("hotfix INC-7".into()),
         }]
@@ -490,14 +627,64 @@ fn tab_moves_j_and_k_to_the_events_pane() {
     assert!(screen.contains("2 newer above"), "{screen}");
 }
 
+/// The help overlay's lines between its borders (it is 120 wide, centred in 140 columns).
+fn help_lines(a: &App) -> Vec<String> {
+    let screen = render(a, 140, 30, 0);
+    // Each line of a TestBackend is printed in quotes.
+    let overlay: Vec<String> = screen
+        .lines()
+        .map(|l| l.chars().skip(1 + 10).take(120).collect())
+        .collect();
+    let top = overlay
+        .iter()
+        .position(|l| l.contains(" keys (any key closes) "))
+        .unwrap();
+    overlay[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' ').to_string())
+        .collect()
+}
+
 #[test]
 fn help_lists_exactly_the_bindings() {
-    let mut a = app();
-    a.on_key(key('?'));
-    let screen = render(&a, 120, 30, 0);
-    for b in BINDINGS {
-        assert!(screen.contains(b.help), "help is missing `{}`", b.help);
+    for keymap in [
+        Keymap::default(),
+        super::keymap::file::parse(std::path::Path::new("k.yaml"), REMAPPED).unwrap(),
+        super::keymap::file::parse(
+            std::path::Path::new("k.yaml"),
+            "refresh: []\nfilter: [f, /]\n",
+        )
+        .unwrap(),
+    ] {
+        let mut a = app();
+        a.keymap = keymap.clone();
+        a.on_key(KeyEvent::new(
+            keymap.binding(Act::Help).unwrap().keys[0].code,
+            keymap.binding(Act::Help).unwrap().keys[0].mods,
+        ));
+        let lines = help_lines(&a);
+        let expected: Vec<String> = keymap
+            .bound()
+            .map(|b| format!("{}  {}", b.label(), b.info().help))
+            .collect();
+        assert_eq!(lines, expected);
     }
+}
+
+#[test]
+fn the_key_bar_comes_from_the_keymap() {
+    let mut a = app();
+    a.keymap = super::keymap::file::parse(
+        std::path::Path::new("k.yaml"),
+        "deploy: D\nrollback-all: f12\n",
+    )
+    .unwrap();
+    let screen = render(&a, 160, 48, 0);
+    let bar = screen.lines().rev().find(|l| l.contains("help")).unwrap();
+    assert!(bar.contains(" D deploy"), "{bar}");
+    assert!(bar.contains(" f12 ROLLBACK ALL"), "{bar}");
+    assert!(!bar.contains(" d deploy"), "{bar}");
 }
 
 #[test]
@@ -520,4 +707,85 @@ fn the_table_scrolls_to_keep_the_selected_service_in_view() {
     assert_eq!(a.selected_service(), Some("svc-25"));
     let screen = render(&a, 100, 30, 0);
     assert!(screen.contains("svc-25"), "{screen}");
+}
+
+#[test]
+fn w_switches_the_chart_window_and_old_judgements_show_only_in_the_long_ones() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    // A breach two hours ago, and a quiet canary now.
+    for (secs, err) in [(-7200, 0.5), (0, 0.001)] {
+        a.on_event(&ev(
+            secs,
+            Some(7),
+            EventKind::Analysis {
+                track: crate::target::host::TrackName::Canary,
+                verdict: crate::analysis::Verdict::Pass,
+                requests: 400,
+                error_rate: err,
+                p50_ms: 10.0,
+                p99_ms: 100.0,
+                window_secs: 60,
+                provider: "nginx-log".into(),
+                summary: "x".into(),
+                checks: Vec::new(),
+            },
+        ));
+    }
+    let screen = render(&a, 160, 48, 10);
+    assert!(screen.contains("error rate % · last 5 min (w)"), "{screen}");
+    // The y axis grows to the largest value shown: 3 % (1.5 × the threshold) until the 50 %
+    // breach is in the window.
+    assert!(screen.contains("│3"), "{screen}");
+    a.on_key(key('w'));
+    let screen = render(&a, 160, 48, 10);
+    assert!(screen.contains("error rate % · last 1 h (w)"), "{screen}");
+    assert!(!screen.contains("│50"), "{screen}");
+    a.on_key(key('w'));
+    let screen = render(&a, 160, 48, 10);
+    assert!(
+        screen.contains("error rate % · last 24 h, per-minute max (w)"),
+        "{screen}"
+    );
+    assert!(screen.contains("50"), "{screen}");
+    a.on_key(key('w'));
+    assert_eq!(a.chart_window, super::app::ChartWindow::FiveMinutes);
+}
+
+#[test]
+fn keys_that_act_on_hosts_say_so_at_once() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_key(key('+'));
+    assert_eq!(
+        a.message.as_ref().unwrap().1,
+        "moving demo's canary from 40 % to 50 %…"
+    );
+    a.on_key(key('r'));
+    let screen = render(&a, 100, 30, 10);
+    assert!(
+        screen.contains("rolling demo back to stable 100 % on every host…"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_last_error_keeps_the_line_after_a_colon() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    a.on_event(&ev(
+        20,
+        Some(7),
+        EventKind::Failed {
+            error: "validation failed on 3 host(s):\n  host web-1: image missing".into(),
+        },
+    ));
+    let screen = render(&a, 120, 30, 20);
+    assert!(
+        screen.contains("last error: validation failed on 3 host(s): host web-1: image missing"),
+        "{screen}"
+    );
 }

@@ -8,7 +8,6 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 use ratatui::Frame;
 
 use super::app::{App, Confirm, Focus, Input, Level, Mode};
-use super::keymap::BINDINGS;
 use super::theme::Theme;
 use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
 
@@ -40,9 +39,10 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
     draw_events(f, events, app, theme);
     draw_bar(f, bar, app, theme);
     match &app.mode {
-        Mode::Help => draw_help(f, theme),
-        Mode::Confirm(c) => draw_confirm(f, app, c, theme),
+        Mode::Help => draw_help(f, app, theme),
+        Mode::Confirm(c) => draw_confirm(f, c, theme),
         Mode::Input { purpose, buffer } => draw_input(f, purpose, buffer, theme),
+        Mode::Deploy(form) => super::deploy_form::view::draw(f, app, form, theme),
         Mode::Normal => {}
     }
 }
@@ -372,8 +372,17 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         .title(title)
         .border_style(border);
     if let Some(err) = s.deployment.as_ref().and_then(|d| d.last_error.as_ref()) {
+        // A first line that ends in `:` says nothing without the next one.
+        let mut lines = err.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut text = lines.next().unwrap_or("").to_string();
+        if text.ends_with(':') {
+            if let Some(next) = lines.next() {
+                text.push(' ');
+                text.push_str(next);
+            }
+        }
         block = block.title_bottom(Line::styled(
-            format!(" last error: {} ", err.lines().next().unwrap_or("")),
+            format!(" last error: {text} "),
             theme.critical,
         ));
     }
@@ -400,22 +409,25 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         let [top, bottom] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
         let a = &app.config().analysis;
-        draw_chart(
+        let chart = super::chart::Chart {
+            window: app.chart_window,
+            window_key: app.keymap.key_for(super::keymap::Act::ChartWindow),
+            now,
+        };
+        chart.draw(
             f,
             top,
             s,
             theme,
-            now,
             "error rate %",
             a.error_rate_max * 100.0,
             |p| p.error_rate * 100.0,
         );
-        draw_chart(
+        chart.draw(
             f,
             bottom,
             s,
             theme,
-            now,
             "P99 ms",
             a.p99_max.as_secs_f64() * 1000.0,
             |p| p.p99_ms,
@@ -423,81 +435,6 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
     } else {
         f.render_widget(table, area);
     }
-}
-
-/// One metric over time for both tracks, with the threshold drawn in. x: seconds ago.
-#[allow(clippy::too_many_arguments)]
-fn draw_chart(
-    f: &mut Frame,
-    area: Rect,
-    s: &ServiceSnapshot,
-    theme: &Theme,
-    now: DateTime<Utc>,
-    title: &str,
-    threshold: f64,
-    value: fn(&crate::engine::snapshot::AnalysisPoint) -> f64,
-) {
-    use ratatui::symbols::Marker;
-    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
-    let points = |t: &crate::engine::snapshot::TrackAnalysis| -> Vec<(f64, f64)> {
-        t.history
-            .iter()
-            .map(|p| (-((now - p.at).num_milliseconds() as f64 / 1000.0), value(p)))
-            .filter(|(_, y)| y.is_finite())
-            .collect()
-    };
-    let stable = points(&s.stable);
-    let canary = points(&s.canary);
-    let span = stable
-        .iter()
-        .chain(canary.iter())
-        .map(|p| -p.0)
-        .fold(10.0_f64, f64::max);
-    let top = stable
-        .iter()
-        .chain(canary.iter())
-        .map(|p| p.1)
-        .fold(threshold * 1.5, f64::max);
-    let line = vec![(-span, threshold), (0.0, threshold)];
-    let datasets = vec![
-        Dataset::default()
-            .name("max")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.critical)
-            .data(&line),
-        Dataset::default()
-            .name("stable")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.stable)
-            .data(&stable),
-        Dataset::default()
-            .name("canary")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.canary)
-            .data(&canary),
-    ];
-    let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {title} ")),
-        )
-        .x_axis(
-            Axis::default()
-                .bounds([-span, 0.0])
-                .labels([format!("-{span:.0}s"), "now".to_string()])
-                .style(theme.muted),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels(["0".to_string(), format!("{top:.0}")])
-                .style(theme.muted),
-        );
-    f.render_widget(chart, area);
 }
 
 fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -536,11 +473,18 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn draw_bar(f: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
+fn draw_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
-    for b in BINDINGS.iter().filter(|b| b.in_bar) {
-        spans.push(Span::styled(format!(" {} ", b.label), theme.accent));
-        spans.push(Span::styled(b.short, theme.muted));
+    for b in app.keymap.bound().filter(|b| b.info().in_bar) {
+        // The bar is short of room at 80 columns.
+        let first = b.keys.first().map(|k| k.label()).unwrap_or_default();
+        let first = if first == "space" {
+            "spc".into()
+        } else {
+            first
+        };
+        spans.push(Span::styled(format!(" {first} "), theme.accent));
+        spans.push(Span::styled(b.info().short, theme.muted));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -556,14 +500,20 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn draw_help(f: &mut Frame, theme: &Theme) {
-    let area = centered(f.area(), 110, BINDINGS.len() as u16 + 2);
-    let lines: Vec<Line> = BINDINGS
+fn draw_help(f: &mut Frame, app: &App, theme: &Theme) {
+    let bound: Vec<_> = app.keymap.bound().collect();
+    let area = centered(f.area(), 120, bound.len() as u16 + 2);
+    let width = bound
+        .iter()
+        .map(|b| b.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let lines: Vec<Line> = bound
         .iter()
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{:>6}  ", b.label), theme.accent),
-                Span::raw(b.help),
+                Span::styled(format!(" {:>width$}  ", b.label()), theme.accent),
+                Span::raw(b.info().help),
             ])
         })
         .collect();
@@ -578,37 +528,8 @@ fn draw_help(f: &mut Frame, theme: &Theme) {
     );
 }
 
-fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
+fn draw_confirm(f: &mut Frame, c: &Confirm, theme: &Theme) {
     let text = match c {
-        Confirm::Deploy { service, version, strategy, override_reason } => {
-            let svc = app.config().services.get(service);
-            let strategy = strategy.clone().or_else(|| svc.map(|s| s.strategy.clone())).unwrap_or_default();
-            let plan = match app.config().strategies.get(&strategy).map(|s| &s.kind) {
-                Some(crate::config::StrategyKind::Canary { steps, bake, finally }) => format!(
-                    "canary steps {} %, bake {:?} each, then {}",
-                    steps.iter().map(u8::to_string).collect::<Vec<_>>().join(" → "),
-                    bake,
-                    if *finally == crate::config::Finally::Promote { "promote" } else { "pause for a decision" }
-                ),
-                Some(crate::config::StrategyKind::CanaryManual { initial }) => {
-                    format!("manual canary at {initial} %, then you steer with +/-")
-                }
-                Some(crate::config::StrategyKind::BlueGreen { verify, keep }) => format!(
-                    "blue/green: green verified {verify:?} beside blue, all traffic switched at once, blue kept {keep:?}"
-                ),
-                Some(crate::config::StrategyKind::Rolling { batch, bake }) => {
-                    format!("rolling: batches of {batch} in host order, bake {bake:?} each")
-                }
-                _ => strategy.clone(),
-            };
-            let overriding = override_reason.as_ref().map_or(String::new(), |r| {
-                format!("\nOVERRIDING any policy refusal, reason (audited): {r}")
-            });
-            format!(
-                "Deploy {service} {version} with {strategy} to {}?\n{plan}{overriding}\n\n y: deploy    any other key: cancel",
-                svc.map(|s| s.hosts.join(", ")).unwrap_or_default()
-            )
-        }
         Confirm::Promote { service } => format!(
             "Promote the canary of {service} to stable on every host?\n\n y: promote    any other key: cancel"
         ),
@@ -631,7 +552,6 @@ fn draw_confirm(f: &mut Frame, app: &App, c: &Confirm, theme: &Theme) {
 
 fn draw_input(f: &mut Frame, purpose: &Input, buffer: &str, theme: &Theme) {
     let prompt = match purpose {
-        Input::DeployVersion { service } => format!("deploy {service} version: "),
         Input::Command => ":".to_string(),
         Input::Filter => "/".to_string(),
     };

@@ -107,7 +107,7 @@ fn suggest<'o>(word: &str, options: &[&'o str]) -> Option<&'o str> {
         .map(|(_, o)| o)
 }
 
-fn did_you_mean(word: &str, options: &[&str]) -> String {
+pub(crate) fn did_you_mean(word: &str, options: &[&str]) -> String {
     suggest(word, options).map_or(String::new(), |o| format!(" (did you mean `{o}`?)"))
 }
 
