@@ -27,8 +27,13 @@ fn short_config(dir: &std::path::Path) -> std::path::PathBuf {
     p
 }
 
+/// A GET with sluice's own client (its TLS provider installed, like every sluice client).
+async fn get(url: &str) -> reqwest::Result<reqwest::Response> {
+    sluice::http::client_builder().build()?.get(url).send().await
+}
+
 async fn scrape(addr: std::net::SocketAddr) -> String {
-    let resp = reqwest::get(format!("http://{addr}/metrics"))
+    let resp = get(&format!("http://{addr}/metrics"))
         .await
         .unwrap_or_else(|e| panic!("GET http://{addr}/metrics: {e}"));
     assert_eq!(resp.status(), 200);
@@ -106,7 +111,7 @@ async fn metrics_after_a_real_rollout_and_a_rollback() {
         "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"));
-    let missing = reqwest::get(format!("http://{addr}/other")).await.unwrap();
+    let missing = get(&format!("http://{addr}/other")).await.unwrap();
     assert_eq!(missing.status(), 404);
     // Back to the lab's baseline for the next test.
     let out = std::process::Command::new("bash")
