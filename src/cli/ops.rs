@@ -16,10 +16,7 @@ use crate::target::ssh::SshPool;
 
 pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
     let config = Arc::new(config);
-    let ctx = Ctx {
-        remote: Arc::new(SshPool::new(&config)),
-        config,
-    };
+    let ctx = Ctx::new(config.clone(), Arc::new(SshPool::new(&config)));
     let ctx = &ctx;
     match cmd {
         Cmd::Deploy {
@@ -50,11 +47,20 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| async move {
-                    let never = CancellationToken::new();
-                    ops::promote_running(ctx, svc, &em, &never)
-                        .await
-                        .map(|_| ())
+                |em| {
+                    leased(
+                        ctx,
+                        &service,
+                        format!("promote {service}"),
+                        None,
+                        em,
+                        |em| async move {
+                            let never = CancellationToken::new();
+                            ops::promote_running(ctx, svc, &em, &never)
+                                .await
+                                .map(|_| ())
+                        },
+                    )
                 },
                 &service,
             )
@@ -74,15 +80,58 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
+                |em| {
+                    leased(
+                        ctx,
+                        &service,
+                        format!("set {service} canary to {split}"),
+                        None,
+                        em,
+                        |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
+                    )
+                },
                 &service,
             )
             .await
         }
-        Cmd::Check | Cmd::Nginx { .. } | Cmd::Approve { .. } | Cmd::Reject { .. } => {
-            ExitCode::from(EXIT_USAGE)
-        }
+        Cmd::Check
+        | Cmd::Nginx { .. }
+        | Cmd::Approve { .. }
+        | Cmd::Reject { .. }
+        | Cmd::Lock { .. }
+        | Cmd::History { .. }
+        | Cmd::Audit { .. } => ExitCode::from(EXIT_USAGE),
     }
+}
+
+/// Run `op` under `service`'s lease (taken over from another holder when `takeover` gives a
+/// reason), with its events journaled and audited.
+async fn leased<F, Fut>(
+    ctx: &Ctx,
+    service: &str,
+    purpose: String,
+    takeover: Option<&str>,
+    em: Emitter,
+    op: F,
+) -> Result<(), String>
+where
+    F: FnOnce(Emitter) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let store = crate::store::Store::for_config(&ctx.config).map_err(|e| e.to_string())?;
+    crate::engine::lease::standalone(
+        ctx,
+        &Arc::new(store),
+        crate::engine::lease::Want {
+            service,
+            operator: &deploy::operator(),
+            purpose,
+            takeover,
+        },
+        em,
+        op,
+    )
+    .await
 }
 
 pub(super) fn known<'a>(ctx: &'a Ctx, service: &str) -> Option<&'a crate::config::Service> {
@@ -160,7 +209,21 @@ async fn rollback(ctx: &Ctx, services: Vec<String>, reason: &str, json: bool) ->
         let em = Emitter::new(tx.clone(), s, None);
         async move {
             let svc = ctx.config.services.get(s)?;
-            ops::rollback(ctx, svc, reason, None, &em).await.err()
+            // Moving to stable must always be possible: take the lease over if need be.
+            leased(
+                ctx,
+                s,
+                format!("rollback {s}"),
+                Some(reason),
+                em,
+                |em| async move {
+                    ops::rollback(ctx, svc, reason, None, &em)
+                        .await
+                        .map_err(|e| e.to_string())
+                },
+            )
+            .await
+            .err()
         }
     }))
     .await;
