@@ -7,6 +7,7 @@ pub mod event;
 pub mod journal;
 pub mod lease;
 pub mod ops;
+pub mod recovery;
 pub mod rollout;
 pub mod snapshot;
 
