@@ -213,6 +213,19 @@ fn kill_9_mid_bake_leaves_the_truth_on_the_hosts_and_rollback_finishes_it() {
     let out = run(sluice(&cfg).args(["lock", "--json"]));
     let locks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(locks[0]["state"], "holder-dead");
+    // A restart recovers it: paused at the step the hosts have, nothing moved, nothing new
+    // started.
+    let out = restart(&cfg, "1.2.0");
+    assert!(
+        out.contains("step 1 of 3") && out.contains("paused"),
+        "{out}"
+    );
+    for h in HOSTS {
+        assert_eq!(weights(h), (90, 10), "{h}: recovery moves no traffic");
+    }
+    assert_eq!(history(&cfg)[0]["state"], "paused");
+    let rows = status_rows(&cfg);
+    assert_eq!(rows[0]["deployment"]["state"], "paused");
     // A new sluice rolls back cleanly and closes the deployment in the journal.
     let out = run(sluice(&cfg).args(["rollback", "demo"]));
     assert!(out.status.success());
@@ -258,4 +271,87 @@ fn an_edited_or_removed_audit_record_fails_verification_naming_it() {
         String::from_utf8_lossy(&out.stderr).contains(&format!("#{n}")),
         "names the removed last record"
     );
+}
+
+/// Start `sluice deploy` again after a crash: it recovers the deployment in flight, reports it
+/// paused (exit 3) and starts nothing new. Returns its stderr.
+fn restart(cfg: &Path, version: &str) -> String {
+    let out = run(sluice(cfg).args(["deploy", "demo", "--version", version, "--yes"]));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a recovered deployment waits paused"
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn kill_9_during_a_weight_change_recovers_paused_and_rolls_back_cleanly() {
+    let _lab = lab();
+    let (cfg, _store) = durable_config("weight");
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "canary-fast"],
+    );
+    loop {
+        let ev = d.until("step-started");
+        if ev["step"] == 2 {
+            break;
+        }
+    }
+    kill9(&mut d);
+    nginx_t_everywhere();
+    // Whatever each host has, status reads it back as it is.
+    let rows = status_rows(&cfg);
+    for (r, h) in rows.iter().zip(HOSTS) {
+        let (s, c) = weights(h);
+        assert_eq!(
+            (&r["stable_weight"], &r["canary_weight"]),
+            (&s.into(), &c.into()),
+            "{h}"
+        );
+        assert!(c == 10 || c == 40, "{h}: canary at {c}");
+    }
+    let out = restart(&cfg, "1.2.0");
+    assert!(out.contains("paused") || out.contains("DISAGREE"), "{out}");
+    let out = run(sluice(&cfg).args(["rollback", "demo", "--reason", "after the crash"]));
+    assert!(out.status.success());
+    assert_baseline("1.0.0");
+    assert_eq!(history(&cfg)[0]["state"], "rolled-back");
+    nginx_t_everywhere();
+    assert!(run(sluice(&cfg).args(["audit", "--verify"]))
+        .status
+        .success());
+}
+
+#[test]
+fn kill_9_during_promote_recovers_paused_and_promote_finishes_it() {
+    let _lab = lab();
+    let (cfg, _store) = durable_config("promote");
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.1.0", "--strategy", "canary-fast"],
+    );
+    // The promotion's first move: all traffic to the canary.
+    loop {
+        let ev = d.until("weights-verified");
+        if ev["canary_percent"] == 100 {
+            break;
+        }
+    }
+    kill9(&mut d);
+    nginx_t_everywhere();
+    let out = restart(&cfg, "1.1.0");
+    assert!(out.contains("deployment #"), "{out}");
+    assert_eq!(history(&cfg)[0]["state"], "paused");
+    let out = run(sluice(&cfg).args(["promote", "demo"]));
+    assert!(out.status.success());
+    assert_baseline("1.1.0");
+    assert_eq!(history(&cfg)[0]["state"], "succeeded");
+    nginx_t_everywhere();
+    // Deploying the version that now runs is a no-op that says so.
+    let out = run(sluice(&cfg).args(["deploy", "demo", "--version", "1.1.0", "--yes"]));
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
+    assert_baseline("1.1.0");
 }

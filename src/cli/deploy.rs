@@ -93,6 +93,14 @@ pub async fn run(
     {
         Ok(Reply::Started(id)) => id,
         Ok(Reply::Accepted) => 0,
+        Err(e @ crate::engine::EngineError::InFlight(_)) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_PAUSED);
+        }
+        Err(e @ crate::engine::EngineError::Locked(_)) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
         Err(e) => {
             eprintln!("sluice: {e}");
             return ExitCode::from(EXIT_USAGE);

@@ -9,6 +9,7 @@ mod nginx_plan;
 mod ops;
 mod output;
 mod store;
+mod store_status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -217,7 +217,10 @@ async fn rollback(ctx: &Ctx, services: Vec<String>, reason: &str, json: bool) ->
                 Some(reason),
                 em,
                 |em| async move {
-                    ops::rollback(ctx, svc, reason, None, &em)
+                    let previous = crate::store::Store::for_config(&ctx.config)
+                        .ok()
+                        .and_then(|st| crate::engine::lease::previous_in_flight(&st, s));
+                    ops::rollback(ctx, svc, reason, previous.as_ref(), &em)
                         .await
                         .map_err(|e| e.to_string())
                 },
@@ -282,16 +285,21 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
             }
         }
     }
+    let durable = super::store_status::read(&ctx.config);
     if json {
         let rows: Vec<serde_json::Value> = out
             .iter()
-            .map(|(s, r)| match r {
-                Ok(h) => serde_json::json!({ "service": s, "host": h.host, "ok": true,
+            .map(|(s, r)| {
+                let mut row = match r {
+                    Ok(h) => serde_json::json!({ "service": s, "host": h.host, "ok": true,
                     "stable_weight": h.stable_weight, "canary_weight": h.canary_weight,
                     "canary_percent": h.canary_percent, "stable": h.stable, "canary": h.canary }),
-                Err(e) => serde_json::json!({ "service": s,
+                    Err(e) => serde_json::json!({ "service": s,
                     "host": e.failures.first().map(|f| f.host().to_string()),
                     "ok": false, "error": e.to_string() }),
+                };
+                durable.annotate(s, &mut row);
+                row
             })
             .collect();
         match serde_json::to_string_pretty(&rows) {
@@ -319,6 +327,7 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
                 Err(e) => println!("{s:<12} ERROR: {e}"),
             }
         }
+        durable.print(&services);
     }
     if failed {
         ExitCode::from(EXIT_FAILED)

@@ -186,3 +186,15 @@ where
     drop(held);
     r
 }
+
+/// The stable version to return to when rolling `service` back: the previous stable of the
+/// deployment the journal still has in flight (e.g. one a crash interrupted mid-promotion),
+/// so stable is restarted at that version where it was already replaced.
+pub fn previous_in_flight(store: &Store, service: &str) -> Option<crate::domain::Version> {
+    let d = store
+        .in_flight()
+        .ok()?
+        .into_iter()
+        .rfind(|d| d.service == service)?;
+    crate::domain::Version::parse(d.previous.as_deref()?).ok()
+}

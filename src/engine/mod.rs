@@ -7,6 +7,7 @@ pub mod event;
 pub mod journal;
 pub mod lease;
 pub mod ops;
+pub mod recover;
 pub mod recovery;
 pub mod rollout;
 pub mod snapshot;
@@ -94,6 +95,10 @@ pub enum EngineError {
     Locked(String),
     #[error("{0}")]
     Store(String),
+    /// The journal has a deployment of the service in flight (recovered after a crash, now
+    /// paused): it must be promoted or rolled back first.
+    #[error("{0}")]
+    InFlight(String),
 }
 
 struct Request {
@@ -201,6 +206,13 @@ impl Engine {
         mut requests: mpsc::Receiver<Request>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
+        // Before any command: what the journal left in flight, read back from the hosts.
+        if let Ok(store) = self.store.clone() {
+            let plans = recover::recover_all(&self.ctx, &store, |s, id| self.emitter(s, id)).await;
+            for p in plans {
+                tracing::info!(service = %p.service, "recovery: {}", p.message);
+            }
+        }
         loop {
             tokio::select! {
                 r = requests.recv() => match r {
@@ -374,6 +386,25 @@ impl Engine {
             crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
             other => EngineError::Store(other.to_string()),
         })?;
+        let in_flight = store
+            .in_flight()
+            .map_err(|e| EngineError::Store(e.to_string()))?;
+        if let Some(d) = in_flight.iter().rfind(|d| d.service == service) {
+            let last = store
+                .journal(d.id)
+                .ok()
+                .and_then(|j| {
+                    j.iter()
+                        .rev()
+                        .find(|e| e.note.contains("was in flight"))
+                        .map(|e| e.note.clone())
+                })
+                .unwrap_or_else(|| format!("deployment #{} is {}", d.id, d.state));
+            return Err(EngineError::InFlight(format!(
+                "service {service}: {last}; nothing new was started (promote or roll back                  deployment #{} first)",
+                d.id
+            )));
+        }
         let id = store
             .begin_deployment(&NewDeployment {
                 service: service.clone(),
@@ -451,6 +482,11 @@ impl Engine {
                 return;
             }
         }
+        let previous = self
+            .store
+            .as_ref()
+            .ok()
+            .and_then(|s| lease::previous_in_flight(s, service));
         self.standalone(
             service,
             format!("rollback {service}"),
@@ -458,7 +494,7 @@ impl Engine {
             {
                 let reason = reason.clone();
                 move |ctx: Ctx, svc: crate::config::Service, em: Emitter| async move {
-                    ops::rollback(&ctx, &svc, &reason, None, &em)
+                    ops::rollback(&ctx, &svc, &reason, previous.as_ref(), &em)
                         .await
                         .map_err(|e| e.to_string())
                 }

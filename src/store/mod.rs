@@ -152,11 +152,17 @@ impl Store {
         let mut conn = Connection::open(&file).map_err(|e| err(format!("cannot open: {e}")))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| err(e.to_string()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-        )
+        // Switching a new database to WAL and migrating it need it to themselves; another
+        // sluice opening it at the same moment makes SQLite answer "busy" at once (the busy
+        // timeout does not cover these), so retry for a while.
+        retry_busy(|| {
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            )
+        })
         .map_err(|e| err(format!("cannot set WAL mode: {e}")))?;
-        migrate(&mut conn).map_err(|e| err(format!("schema migration failed: {e}")))?;
+        retry_busy(|| migrate(&mut conn))
+            .map_err(|e| err(format!("schema migration failed: {e}")))?;
         Ok(Store {
             conn: Mutex::new(conn),
             dir: dir.to_path_buf(),
@@ -181,6 +187,25 @@ impl Store {
         StoreError {
             path: self.dir.join(DB_FILE).display().to_string(),
             message: e.to_string(),
+        }
+    }
+}
+
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if attempt < 100
+                    && matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => return r,
         }
     }
 }
@@ -274,6 +299,20 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn many_processes_opening_a_new_store_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let p = dir.path().to_path_buf();
+                std::thread::spawn(move || Store::open(&p).map(|_| ()))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
     }
 
     #[test]
