@@ -355,3 +355,48 @@ fn kill_9_during_promote_recovers_paused_and_promote_finishes_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
     assert_baseline("1.1.0");
 }
+
+#[test]
+fn an_operator_rollback_takes_the_lease_over_and_the_deploy_stops_acting() {
+    let _lab = lab();
+    let (cfg, _store) = durable_config("takeover");
+    let mut d = Deploy::start(&cfg, &["demo", "--version", "1.2.0"]);
+    let ev = d.until("step-reached");
+    assert_eq!(ev["canary_percent"], 10);
+    // Another sluice (another console, another operator) rolls back while the deploy bakes.
+    let out = run(sluice(&cfg).env("SLUICE_OPERATOR", "bob").args([
+        "rollback",
+        "demo",
+        "--reason",
+        "bad canary",
+    ]));
+    assert!(out.status.success());
+    assert_baseline("1.0.0");
+    // Within a heartbeat the deploy finds its lease gone and stops, changing nothing.
+    let t = std::time::Instant::now();
+    let (code, events) = d.finish();
+    assert!(t.elapsed() < std::time::Duration::from_secs(25));
+    assert_ne!(code, Some(0));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "failed" && e["error"].as_str().unwrap_or("").contains("lost")),
+        "the deploy reports the lost lease"
+    );
+    assert_baseline("1.0.0");
+    // The journal keeps the new holder's word; the audit names the takeover.
+    assert_eq!(history(&cfg)[0]["state"], "rolled-back");
+    let out = run(sluice(&cfg).args(["audit", "demo", "--json"]));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let takeover = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "lease-takeover")
+        .expect("the takeover is audited");
+    assert_eq!(takeover["actor"], "bob");
+    assert!(takeover["detail"].as_str().unwrap().contains("bad canary"));
+    assert!(run(sluice(&cfg).args(["audit", "--verify"]))
+        .status
+        .success());
+}

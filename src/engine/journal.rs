@@ -23,6 +23,10 @@ pub struct Recorder {
 impl Recorder {
     fn journal(&self, change: JournalChange) {
         let Some(id) = self.deployment else { return };
+        // A holder that lost its lease no longer speaks for the deployment: its new holder does.
+        if self.fences.token(&self.service) != Ok(self.token) {
+            return;
+        }
         if let Err(e) = self.store.record(id, &change) {
             self.stop(format!(
                 "the journal could not be written ({e}); stopped acting"

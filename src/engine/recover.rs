@@ -103,12 +103,26 @@ pub async fn recover_all(
         if let Err(e) = journaled {
             tracing::error!("recovery of deployment #{}: {e}", d.id);
         }
+        if !p.state().is_terminal() {
+            // Show it again as the deployment it is (the console builds its view from this).
+            em.emit(EventKind::DeployStarted {
+                version: d.version.clone(),
+                strategy: d.strategy.clone(),
+                operator: d.operator.clone(),
+                hosts: svc.hosts.clone(),
+                steps: steps.clone(),
+            });
+        }
         em.emit(EventKind::Info {
             message: p.message.clone(),
         });
-        if p.state() != d.state {
+        if p.state() != d.state || !p.state().is_terminal() {
             em.emit(EventKind::State {
-                from: d.state,
+                from: if p.state().is_terminal() {
+                    d.state
+                } else {
+                    crate::domain::DeploymentState::Pending
+                },
                 to: p.state(),
             });
         }
