@@ -162,7 +162,9 @@ pub struct Engine {
 impl Engine {
     /// Start the engine on the current tokio runtime.
     pub fn start(config: Arc<Config>, remote: Arc<dyn Remote>) -> EngineHandle {
-        let ctx_config = config.clone();
+        let store = Store::for_config(&config)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         let (events, _) = broadcast::channel(4096);
         let (req_tx, req_rx) = mpsc::channel(64);
         let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
@@ -182,14 +184,11 @@ impl Engine {
             }
         });
 
-        let config_for_store = ctx_config.clone();
         let engine = Engine {
             ctx: Ctx::new(config, remote),
             events: events.clone(),
             active: HashMap::new(),
-            store: Store::for_config(&config_for_store)
-                .map(Arc::new)
-                .map_err(|e| e.to_string()),
+            store,
             operator: crate::cli::operator(),
             internal_tx,
         };
