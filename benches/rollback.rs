@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use sluice::config::Config;
 use sluice::domain::Split;
 use sluice::engine::{ops, Ctx, Emitter, EventKind};
+use sluice::store::{Holder, Store};
 use sluice::target::ssh::SshPool;
 
 const LAB: &str = "/var/lib/sluice-lab";
@@ -59,8 +60,20 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Take demo's lease (over from whoever holds it, e.g. the previous round's CLI process) and
+/// hold its token in `ctx`, so the next host commands carry a token the hosts accept.
+fn relock(ctx: &Ctx) {
+    let store = Store::for_config(&ctx.config).expect("open the store");
+    let holder = Holder::current("bench", "rollback benchmark");
+    let got = store
+        .acquire("demo", &holder, true)
+        .expect("take the lease");
+    ctx.fences.hold("demo", got.lease.token);
+}
+
 /// Put 10 % on the canary on every host (the state a rollback starts from).
 async fn spoil(ctx: &Ctx, em: &Emitter) {
+    relock(ctx);
     let svc = ctx.config.services.get("demo").expect("demo");
     ops::set_split(ctx, svc, Split::new(10).expect("10"), em)
         .await
@@ -87,10 +100,7 @@ fn main() {
         let cfg_path = config_for(n, dir.path());
         let config: Config = sluice::config::load(&cfg_path).expect("generated config is valid");
         let config = Arc::new(config);
-        let ctx = Ctx {
-            remote: Arc::new(SshPool::new(&config)),
-            config: config.clone(),
-        };
+        let ctx = Ctx::new(config.clone(), Arc::new(SshPool::new(&config)));
         let (tx, _) = tokio::sync::broadcast::channel(4096);
         // Healthy canaries to send 10 % to (traffic only moves onto a track that answers its
         // health check). They run as plain processes, so each rollback's `compose down` of the
@@ -202,6 +212,7 @@ fn main() {
         rt.block_on(async {
             let em = Emitter::new(tx.clone(), "demo", None);
             let svc = ctx.config.services.get("demo").expect("demo");
+            relock(&ctx);
             ops::rollback(&ctx, svc, "bench done", None, &em)
                 .await
                 .expect("final rollback");

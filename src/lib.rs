@@ -10,5 +10,6 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod store;
 pub mod target;
 pub mod tui;

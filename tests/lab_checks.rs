@@ -197,10 +197,10 @@ fn warm_up_reports_latency_and_refuses_a_slow_or_failing_canary() {
         )
     });
     let cfg = Arc::new(sluice::config::load(&cfg_path).expect("valid variant"));
-    let ctx = Ctx {
-        config: cfg.clone(),
-        remote: Arc::new(SshPool::new(&cfg)),
-    };
+    let ctx = Ctx::new(cfg.clone(), Arc::new(SshPool::new(&cfg)));
+    // Driving the host layer directly: a fencing token as a lease would give (lab() removed
+    // the hosts' fence files, so any token is the highest seen).
+    ctx.fences.hold("demo", 1);
     let svc = cfg.services["demo"].clone();
     let (tx, mut rx) = tokio::sync::broadcast::channel(1024);
     let em = Emitter::new(tx, "demo", None);

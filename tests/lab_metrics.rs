@@ -29,7 +29,11 @@ fn short_config(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// A GET with sluice's own client (its TLS provider installed, like every sluice client).
 async fn get(url: &str) -> reqwest::Result<reqwest::Response> {
-    sluice::http::client_builder().build()?.get(url).send().await
+    sluice::http::client_builder()
+        .build()?
+        .get(url)
+        .send()
+        .await
 }
 
 async fn scrape(addr: std::net::SocketAddr) -> String {

@@ -127,6 +127,14 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
             eprintln!("sluice: {e}");
             return ExitCode::from(EXIT_REFUSED);
         }
+        Err(e @ EngineError::InFlight(_)) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_PAUSED);
+        }
+        Err(e @ EngineError::Locked(_)) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
         Err(e) => {
             eprintln!("sluice: {e}");
             return ExitCode::from(EXIT_USAGE);

@@ -10,6 +10,8 @@ mod nginx_plan;
 mod ops;
 mod output;
 mod policy_output;
+mod store;
+mod store_status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,10 +110,42 @@ pub enum Cmd {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Service leases: who acts on which service, since when, for what.
+    Lock {
+        #[command(subcommand)]
+        command: Option<LockCmd>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deployments from the journal, newest first.
+    History {
+        service: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail; `--verify` checks its hash chain (exit 1 naming the first bad record).
+    Audit {
+        service: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        verify: bool,
+    },
     /// NGINX helpers.
     Nginx {
         #[command(subcommand)]
         command: NginxCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCmd {
+    /// Break a service's lease, whoever holds it (audited). Its holder's token is refused by
+    /// the hosts as soon as a newer holder acts.
+    Break {
+        service: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -151,6 +185,29 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
             eprintln!("sluice: approvals are not configured in this version: nothing waits for a decision");
             ExitCode::from(EXIT_FAILED)
         }
+        Cmd::Lock { command, json } => {
+            let Some(cfg) = load(&config) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            match command {
+                None => store::locks(&cfg, json),
+                Some(LockCmd::Break { service, reason }) => {
+                    store::break_lock(&cfg, &service, &reason, &operator())
+                }
+            }
+        }
+        Cmd::History { service, json } => match load(&config) {
+            Some(cfg) => store::history(&cfg, service.as_deref(), json),
+            None => ExitCode::from(EXIT_USAGE),
+        },
+        Cmd::Audit {
+            service,
+            json,
+            verify,
+        } => match load(&config) {
+            Some(cfg) => store::audit(&cfg, service.as_deref(), json, verify),
+            None => ExitCode::from(EXIT_USAGE),
+        },
         other => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(EXIT_USAGE);

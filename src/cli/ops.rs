@@ -16,10 +16,7 @@ use crate::target::ssh::SshPool;
 
 pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
     let config = Arc::new(config);
-    let ctx = Ctx {
-        remote: Arc::new(SshPool::new(&config)),
-        config,
-    };
+    let ctx = Ctx::new(config.clone(), Arc::new(SshPool::new(&config)));
     let ctx = &ctx;
     match cmd {
         Cmd::Deploy {
@@ -60,11 +57,20 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| async move {
-                    let never = CancellationToken::new();
-                    crate::engine::promotion_watch::promote_and_watch(ctx, svc, &em, &never)
-                        .await
-                        .map(|_| ())
+                |em| {
+                    leased(
+                        ctx,
+                        &service,
+                        format!("promote {service}"),
+                        None,
+                        em,
+                        |em| async move {
+                            let never = CancellationToken::new();
+                            crate::engine::promotion_watch::promote_and_watch(ctx, svc, &em, &never)
+                                .await
+                                .map(|_| ())
+                        },
+                    )
                 },
                 &service,
             )
@@ -84,15 +90,58 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
+                |em| {
+                    leased(
+                        ctx,
+                        &service,
+                        format!("set {service} canary to {split}"),
+                        None,
+                        em,
+                        |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
+                    )
+                },
                 &service,
             )
             .await
         }
-        Cmd::Check | Cmd::Nginx { .. } | Cmd::Approve { .. } | Cmd::Reject { .. } => {
-            ExitCode::from(EXIT_USAGE)
-        }
+        Cmd::Check
+        | Cmd::Nginx { .. }
+        | Cmd::Approve { .. }
+        | Cmd::Reject { .. }
+        | Cmd::Lock { .. }
+        | Cmd::History { .. }
+        | Cmd::Audit { .. } => ExitCode::from(EXIT_USAGE),
     }
+}
+
+/// Run `op` under `service`'s lease (taken over from another holder when `takeover` gives a
+/// reason), with its events journaled and audited.
+async fn leased<F, Fut>(
+    ctx: &Ctx,
+    service: &str,
+    purpose: String,
+    takeover: Option<&str>,
+    em: Emitter,
+    op: F,
+) -> Result<(), String>
+where
+    F: FnOnce(Emitter) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let store = crate::store::Store::for_config(&ctx.config).map_err(|e| e.to_string())?;
+    crate::engine::lease::standalone(
+        ctx,
+        &Arc::new(store),
+        crate::engine::lease::Want {
+            service,
+            operator: &deploy::operator(),
+            purpose,
+            takeover,
+        },
+        em,
+        op,
+    )
+    .await
 }
 
 pub(super) fn known<'a>(ctx: &'a Ctx, service: &str) -> Option<&'a crate::config::Service> {
@@ -170,7 +219,24 @@ async fn rollback(ctx: &Ctx, services: Vec<String>, reason: &str, json: bool) ->
         let em = Emitter::new(tx.clone(), s, None);
         async move {
             let svc = ctx.config.services.get(s)?;
-            ops::rollback(ctx, svc, reason, None, &em).await.err()
+            // Moving to stable must always be possible: take the lease over if need be.
+            leased(
+                ctx,
+                s,
+                format!("rollback {s}"),
+                Some(reason),
+                em,
+                |em| async move {
+                    let previous = crate::store::Store::for_config(&ctx.config)
+                        .ok()
+                        .and_then(|st| crate::engine::lease::previous_in_flight(&st, s));
+                    ops::rollback(ctx, svc, reason, previous.as_ref(), &em)
+                        .await
+                        .map_err(|e| e.to_string())
+                },
+            )
+            .await
+            .err()
         }
     }))
     .await;
@@ -229,16 +295,21 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
             }
         }
     }
+    let durable = super::store_status::read(&ctx.config);
     if json {
         let rows: Vec<serde_json::Value> = out
             .iter()
-            .map(|(s, r)| match r {
-                Ok(h) => serde_json::json!({ "service": s, "host": h.host, "ok": true,
+            .map(|(s, r)| {
+                let mut row = match r {
+                    Ok(h) => serde_json::json!({ "service": s, "host": h.host, "ok": true,
                     "stable_weight": h.stable_weight, "canary_weight": h.canary_weight,
                     "canary_percent": h.canary_percent, "stable": h.stable, "canary": h.canary }),
-                Err(e) => serde_json::json!({ "service": s,
+                    Err(e) => serde_json::json!({ "service": s,
                     "host": e.failures.first().map(|f| f.host().to_string()),
                     "ok": false, "error": e.to_string() }),
+                };
+                durable.annotate(s, &mut row);
+                row
             })
             .collect();
         match serde_json::to_string_pretty(&rows) {
@@ -266,6 +337,7 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
                 Err(e) => println!("{s:<12} ERROR: {e}"),
             }
         }
+        durable.print(&services);
     }
     if failed {
         ExitCode::from(EXIT_FAILED)

@@ -197,12 +197,21 @@ pub enum EventKind {
     },
 }
 
+/// Durable recording of events (the journal and the audit trail). Called synchronously before
+/// the event is published, so a transition is committed before anything acts on it.
+pub trait EventSink: Send + Sync {
+    fn record(&self, e: &Event);
+    /// The stable version validation found on the hosts (what a rollback returns to).
+    fn previous(&self, _version: &str) {}
+}
+
 /// Sends events for one service (and deployment) on the engine's broadcast channel.
 #[derive(Clone)]
 pub struct Emitter {
     tx: broadcast::Sender<Event>,
     service: String,
     deployment: Option<u64>,
+    sink: Option<std::sync::Arc<dyn EventSink>>,
 }
 
 impl Emitter {
@@ -211,18 +220,36 @@ impl Emitter {
             tx,
             service: service.to_string(),
             deployment,
+            sink: None,
+        }
+    }
+
+    /// Record every event in `sink` before publishing it.
+    pub fn with_sink(mut self, sink: std::sync::Arc<dyn EventSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Journal the stable version found on the hosts.
+    pub fn previous(&self, version: &str) {
+        if let Some(s) = &self.sink {
+            s.previous(version);
         }
     }
 
     pub fn emit(&self, kind: EventKind) {
         tracing::info!(service = %self.service, deployment = ?self.deployment, event = ?kind);
-        // No subscriber is fine: the engine works headless and unobserved.
-        let _ = self.tx.send(Event {
+        let event = Event {
             at: Utc::now(),
             service: self.service.clone(),
             deployment: self.deployment,
             kind,
-        });
+        };
+        if let Some(s) = &self.sink {
+            s.record(&event);
+        }
+        // No subscriber is fine: the engine works headless and unobserved.
+        let _ = self.tx.send(event);
     }
 
     pub fn service(&self) -> &str {

@@ -7,9 +7,13 @@ pub mod checks;
 pub mod event;
 pub mod gate;
 pub mod history;
+pub mod journal;
+pub mod lease;
 pub mod ops;
 pub mod phase;
 pub mod promotion_watch;
+pub mod recover;
+pub mod recovery;
 pub mod rollout;
 pub mod snapshot;
 
@@ -26,6 +30,7 @@ pub use snapshot::Snapshot;
 
 use crate::config::Config;
 use crate::domain::{DeploymentState, Split, Version};
+use crate::store::{NewDeployment, Store};
 use crate::target::Remote;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +106,15 @@ pub enum EngineError {
     EmptyOverride,
     #[error("the engine has stopped")]
     Stopped,
+    /// Another sluice holds the service's lease (the message names it).
+    #[error("{0}")]
+    Locked(String),
+    #[error("{0}")]
+    Store(String),
+    /// The journal has a deployment of the service in flight (recovered after a crash, now
+    /// paused): it must be promoted or rolled back first.
+    #[error("{0}")]
+    InFlight(String),
 }
 
 struct Request {
@@ -154,7 +168,10 @@ pub struct Engine {
     ctx: Ctx,
     events: broadcast::Sender<Event>,
     active: HashMap<String, Active>,
-    next_id: u64,
+    /// Leases, journal and audit; why not, when the store cannot be opened (nothing that
+    /// changes hosts runs then).
+    store: Result<Arc<Store>, String>,
+    operator: String,
     internal_tx: mpsc::UnboundedSender<Internal>,
     gate: gate::Gate,
 }
@@ -162,6 +179,9 @@ pub struct Engine {
 impl Engine {
     /// Start the engine on the current tokio runtime.
     pub fn start(config: Arc<Config>, remote: Arc<dyn Remote>) -> EngineHandle {
+        let store = Store::for_config(&config)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         let (events, _) = broadcast::channel(4096);
         let (req_tx, req_rx) = mpsc::channel(64);
         let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
@@ -185,10 +205,11 @@ impl Engine {
         let gate = gate::Gate::start(&events, snap_rx.clone());
         let engine = Engine {
             gate,
-            ctx: Ctx { config, remote },
+            ctx: Ctx::new(config, remote),
             events: events.clone(),
             active: HashMap::new(),
-            next_id: initial_id(),
+            store,
+            operator: crate::cli::operator(),
             internal_tx,
         };
         tokio::spawn(engine.run(req_rx, internal_rx));
@@ -204,6 +225,13 @@ impl Engine {
         mut requests: mpsc::Receiver<Request>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
+        // Before any command: what the journal left in flight, read back from the hosts.
+        if let Ok(store) = self.store.clone() {
+            let plans = recover::recover_all(&self.ctx, &store, |s, id| self.emitter(s, id)).await;
+            for p in plans {
+                tracing::info!(service = %p.service, "recovery: {}", p.message);
+            }
+        }
         loop {
             tokio::select! {
                 r = requests.recv() => match r {
@@ -272,15 +300,14 @@ impl Engine {
                         .control(&service, Control::SetWeight(canary_percent))
                         .await;
                 }
-                let ctx = self.ctx.clone();
-                let em = self.emitter(&service, None);
-                tokio::spawn(async move {
-                    if let Some(svc) = ctx.service(&service) {
-                        if let Err(error) = ops::set_split_running(&ctx, svc, split, &em).await {
-                            em.emit(EventKind::Failed { error });
-                        }
-                    }
-                });
+                self.standalone(
+                    &service,
+                    format!("set {service} canary to {split}"),
+                    None,
+                    move |ctx: Ctx, svc: crate::config::Service, em: Emitter| async move {
+                        ops::set_split_running(&ctx, &svc, split, &em).await
+                    },
+                );
                 Ok(Reply::Accepted)
             }
             Command::Pause { service } => self.control(&service, Control::Pause).await,
@@ -368,24 +395,69 @@ impl Engine {
                     names(self.ctx.config.strategies.keys()),
                 )
             })?;
-        let in_flight = self
-            .active
-            .values()
-            .filter(|a| !a.state.borrow().is_terminal())
-            .count();
+        let store = self.store.clone().map_err(EngineError::Store)?;
+        let in_flight = store
+            .in_flight()
+            .map_err(|e| EngineError::Store(e.to_string()))?;
+        // Policy first: a refused deploy takes no lease and gets no id. Max concurrent counts
+        // every process's deployments, from the journal.
         let admitted = self.gate.check(
             &self.ctx.config,
             &service,
             &version,
             asked_strategy.as_deref(),
             override_reason.as_deref(),
-            in_flight,
+            in_flight.len(),
             chrono::Utc::now(),
             &self.emitter(&service, None),
         )?;
-        let id = self.next_id;
-        self.next_id += 1;
-        let em = self.emitter(&service, Some(id));
+        let cancel = CancellationToken::new();
+        let on_lost = {
+            let cancel = cancel.clone();
+            move |_why: String| cancel.cancel()
+        };
+        let held = lease::take(
+            &store,
+            &self.ctx.fences,
+            &service,
+            &operator,
+            format!("deploy {service} {version} ({strategy_name})"),
+            None,
+            on_lost,
+        )
+        .map_err(|e| match e {
+            crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
+            other => EngineError::Store(other.to_string()),
+        })?;
+        if let Some(d) = in_flight.iter().rfind(|d| d.service == service) {
+            let last = store
+                .journal(d.id)
+                .ok()
+                .and_then(|j| {
+                    j.iter()
+                        .rev()
+                        .find(|e| e.note.contains("was in flight"))
+                        .map(|e| e.note.clone())
+                })
+                .unwrap_or_else(|| format!("deployment #{} is {}", d.id, d.state));
+            return Err(EngineError::InFlight(format!(
+                "service {service}: {last}; nothing new was started (promote or roll back \
+                 deployment #{} first)",
+                d.id
+            )));
+        }
+        let id = store
+            .begin_deployment(&NewDeployment {
+                service: service.clone(),
+                version: version.to_string(),
+                strategy: strategy_name.clone(),
+                operator: operator.clone(),
+                token: Some(held.token),
+            })
+            .map_err(|e| EngineError::Store(e.to_string()))?;
+        let em = self
+            .emitter(&service, Some(id))
+            .with_sink(held.recorder(&operator, Some(id)));
         gate::admitted(&em, &admitted, &operator, override_reason.as_deref());
         let steps = match &strategy.kind {
             crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
@@ -399,7 +471,6 @@ impl Engine {
             steps,
         });
         let (control_tx, control_rx) = mpsc::channel(16);
-        let cancel = CancellationToken::new();
         let (state_tx, state_rx) = watch::channel(DeploymentState::Pending);
         let rollout = rollout::Rollout::new(
             self.ctx.clone(),
@@ -428,6 +499,7 @@ impl Engine {
         let name = service.clone();
         tokio::spawn(async move {
             rollout.run().await;
+            drop(held);
             let _ = done.send(Internal::Finished { service: name, id });
         });
         self.active.insert(
@@ -452,41 +524,82 @@ impl Engine {
                 return;
             }
         }
+        let previous = self
+            .store
+            .as_ref()
+            .ok()
+            .and_then(|s| lease::previous_in_flight(s, service));
+        self.standalone(
+            service,
+            format!("rollback {service}"),
+            Some(reason.clone()),
+            {
+                let reason = reason.clone();
+                move |ctx: Ctx, svc: crate::config::Service, em: Emitter| async move {
+                    ops::rollback(&ctx, &svc, &reason, previous.as_ref(), &em)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            },
+        );
+    }
+
+    /// Run an operation on `service` under its own lease, in the background; failures (the
+    /// lease held elsewhere included) are reported as events.
+    fn standalone<F, Fut>(&self, service: &str, purpose: String, takeover: Option<String>, op: F)
+    where
+        F: FnOnce(Ctx, crate::config::Service, Emitter) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send,
+    {
         let ctx = self.ctx.clone();
         let em = self.emitter(service, None);
         let service = service.to_string();
+        let store = self.store.clone();
+        let operator = self.operator.clone();
         tokio::spawn(async move {
-            if let Some(svc) = ctx.service(&service) {
-                if let Err(e) = ops::rollback(&ctx, svc, &reason, None, &em).await {
-                    em.emit(EventKind::Failed {
-                        error: e.to_string(),
-                    });
+            let Some(svc) = ctx.service(&service).cloned() else {
+                return;
+            };
+            let result = match store {
+                Err(e) => Err(e),
+                Ok(store) => {
+                    let ctx2 = ctx.clone();
+                    lease::standalone(
+                        &ctx,
+                        &store,
+                        lease::Want {
+                            service: &service,
+                            operator: &operator,
+                            purpose,
+                            takeover: takeover.as_deref(),
+                        },
+                        em.clone(),
+                        move |em| op(ctx2, svc, em),
+                    )
+                    .await
                 }
+            };
+            if let Err(error) = result {
+                em.emit(EventKind::Failed { error });
             }
         });
     }
 
     fn promote_standalone(&self, service: String) {
-        let ctx = self.ctx.clone();
-        let em = self.emitter(&service, None);
-        tokio::spawn(async move {
-            if let Some(svc) = ctx.service(&service) {
+        self.standalone(
+            &service,
+            format!("promote {service}"),
+            None,
+            |ctx: Ctx, svc: crate::config::Service, em: Emitter| async move {
                 let never = CancellationToken::new();
-                if let Err(error) = promotion_watch::promote_and_watch(&ctx, svc, &em, &never).await
-                {
-                    em.emit(EventKind::Failed { error });
-                }
-            }
-        });
+                promotion_watch::promote_and_watch(&ctx, &svc, &em, &never)
+                    .await
+                    .map(|_| ())
+            },
+        );
     }
 }
 
 fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
     keys.map(String::as_str).collect::<Vec<_>>().join(", ")
-}
-
-/// Deployment ids count from 1 in each engine; the durable journal (a later piece) will hand
-/// out ids that survive restarts.
-fn initial_id() -> u64 {
-    1
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Emitter, EventKind};
 use crate::config::{Config, Service};
 use crate::domain::{Split, Version};
+use crate::target::fence::Fences;
 use crate::target::host::{HostError, ServiceOnHost, StackState, TrackName};
 use crate::target::Remote;
 
@@ -18,6 +19,8 @@ use crate::target::Remote;
 pub struct Ctx {
     pub config: Arc<Config>,
     pub remote: Arc<dyn Remote>,
+    /// The fencing tokens of the leases this process holds; mutating host commands carry them.
+    pub fences: Fences,
 }
 
 /// One or more hosts failed; each failure names its host.
@@ -50,6 +53,14 @@ pub struct HostView {
 }
 
 impl Ctx {
+    pub fn new(config: Arc<Config>, remote: Arc<dyn Remote>) -> Ctx {
+        Ctx {
+            config,
+            remote,
+            fences: Fences::default(),
+        }
+    }
+
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.config.services.get(name)
     }
@@ -58,7 +69,10 @@ impl Ctx {
         svc.hosts
             .iter()
             .filter_map(|h| self.config.hosts.get(h))
-            .map(|h| ServiceOnHost::new(self.remote.as_ref(), h, svc))
+            .map(|h| {
+                ServiceOnHost::new(self.remote.as_ref(), h, svc)
+                    .fenced(self.fences.token(&svc.name))
+            })
             .collect()
     }
 }

@@ -49,6 +49,14 @@ pub enum HostError {
         service: String,
         track: TrackName,
     },
+    /// The host has seen a newer lease's token: this sluice lost its lease and must stop.
+    #[error("host {host}, service {service}: refused fencing token {offered}: the host has seen token {seen} from a newer lease holder; this sluice lost its lease and changed nothing (see `sluice lock`)")]
+    Fenced {
+        host: String,
+        service: String,
+        seen: u64,
+        offered: u64,
+    },
     #[error("host {host}, service {service}: {message}")]
     Op {
         host: String,
@@ -63,7 +71,8 @@ impl HostError {
             HostError::Remote(e) => e.host(),
             HostError::Op { host, .. }
             | HostError::Conflict { host, .. }
-            | HostError::Unhealthy { host, .. } => host,
+            | HostError::Unhealthy { host, .. }
+            | HostError::Fenced { host, .. } => host,
         }
     }
 }
@@ -94,6 +103,8 @@ pub struct ServiceOnHost<'a> {
     host: &'a Host,
     service: &'a Service,
     paths: HostPaths,
+    /// The lease's fencing token every mutating command carries, or why there is none.
+    fence: Result<u64, String>,
 }
 
 impl<'a> ServiceOnHost<'a> {
@@ -103,6 +114,45 @@ impl<'a> ServiceOnHost<'a> {
             host,
             service,
             paths: service.expand(&host.name),
+            fence: Err(format!(
+                "no lease is held on service {}; take it before changing hosts",
+                service.name
+            )),
+        }
+    }
+
+    /// Mutating commands carry `fence`'s token (or fail with its reason, changing nothing).
+    pub fn fenced(mut self, fence: Result<u64, String>) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    fn token(&self) -> Result<u64, HostError> {
+        self.fence.clone().map_err(|why| self.err(why))
+    }
+
+    /// The shell lines that take the lock beside the upstream file and check and raise the
+    /// fence (exit 14: lock busy, 16: a newer token was seen, 13: the fence cannot be written).
+    fn fence_prelude(&self) -> Result<String, HostError> {
+        Ok(fence_prelude(
+            &self.paths.upstream_file,
+            &self.service.name,
+            self.token()?,
+        ))
+    }
+
+    fn fenced_error(&self, out: &Output) -> HostError {
+        let seen = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("sluice-fence-seen "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        HostError::Fenced {
+            host: self.host.name.clone(),
+            service: self.service.name.clone(),
+            seen,
+            offered: self.fence.clone().unwrap_or(0),
         }
     }
 
@@ -247,6 +297,7 @@ impl<'a> ServiceOnHost<'a> {
             None => ":".to_string(),
         };
         let script = apply_script(
+            &self.fence_prelude()?,
             &self.paths.upstream_file,
             &hex(&Sha256::digest(text.as_bytes())),
             &precheck,
@@ -277,6 +328,7 @@ impl<'a> ServiceOnHost<'a> {
                     out.tail(3)
                 )))
             }
+            16 => return Err(self.fenced_error(&out)),
             15 => {
                 return Err(HostError::Unhealthy {
                     host: self.host.name.clone(),
@@ -360,13 +412,17 @@ impl<'a> ServiceOnHost<'a> {
     pub async fn stack_up(&self, t: TrackName, version: &Version) -> Result<(), HostError> {
         let env = self.track(t).env_file.clone().unwrap_or_default();
         let script = format!(
-            "set -e; umask 022; printf 'SLUICE_VERSION=%s\\n' {v} > {tmp}; mv -f {tmp} {env}; {c} up -d --remove-orphans 2>&1",
+            "{fence}set -e; umask 022; printf 'SLUICE_VERSION=%s\\n' {v} > {tmp}; mv -f {tmp} {env}; {c} up -d --remove-orphans 2>&1",
             v = quote(version.as_str()),
             tmp = quote(&format!("{env}.sluice-new")),
             env = quote(&env),
             c = self.compose_prefix(t),
+            fence = self.fence_prelude()?,
         );
         let out = self.run(&format!("start {t} stack"), script).await?;
+        if out.code == 16 {
+            return Err(self.fenced_error(&out));
+        }
         if out.ok() {
             Ok(())
         } else {
@@ -382,11 +438,15 @@ impl<'a> ServiceOnHost<'a> {
         let env = self.track(t).env_file.clone().unwrap_or_default();
         // Without an env file compose cannot interpolate the image; give it a harmless one.
         let script = format!(
-            "set -e; [ -f {env} ] || printf 'SLUICE_VERSION=none\\n' > {env}; {c} down --remove-orphans 2>&1",
+            "{fence}set -e; [ -f {env} ] || printf 'SLUICE_VERSION=none\\n' > {env}; {c} down --remove-orphans 2>&1",
             env = quote(&env),
             c = self.compose_prefix(t),
+            fence = self.fence_prelude()?,
         );
         let out = self.run(&format!("stop {t} stack"), script).await?;
+        if out.code == 16 {
+            return Err(self.fenced_error(&out));
+        }
         if out.ok() {
             Ok(())
         } else {
@@ -496,13 +556,33 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lock the file beside the upstream file (fd 9, held until the script ends) and check the
+/// fencing token against the highest this host has seen for the service, kept in
+/// `<upstream_file>.sluice-fence` as `SERVICE TOKEN` lines. A lower token exits 16 (naming
+/// the seen token on stderr); a higher one is recorded before anything else happens.
+pub fn fence_prelude(upstream_file: &str, service: &str, token: u64) -> String {
+    let f = quote(upstream_file);
+    let s = quote(service);
+    format!(
+        r#"exec 9>>{f}.sluice-lock && flock -w 30 9 || exit 14
+fence={f}.sluice-fence
+seen=$(awk -v s={s} '$1==s {{print $2}}' "$fence" 2>/dev/null | tail -n 1)
+case "$seen" in '') seen=0;; *[!0-9]*) echo "$fence is corrupt; fix or remove its {s} line" >&2; exit 13;; esac
+if [ "$seen" -gt {token} ]; then echo "sluice-fence-seen $seen" >&2; exit 16; fi
+if [ "$seen" -ne {token} ]; then {{ awk -v s={s} '$1!=s' "$fence" 2>/dev/null; echo {s} {token}; }} > "$fence.new" && mv -f "$fence.new" "$fence" || exit 13; fi
+"#
+    )
+}
+
 /// The host-side half of a weight change. Exit codes: 10 the file changed since it was read,
 /// 11 the test command rejected it, 12 reload failed, 14 another writer holds the lock, 15 the
-/// precheck (health of the track about to take traffic) failed; any
+/// precheck (health of the track about to take traffic) failed, 16 the fencing token is older
+/// than one the host has seen; any
 /// failure restores the backup. The whole check-and-swap holds an flock on a lock file beside
 /// the upstream file, so two writers (a stuck step and an emergency rollback) serialize and the
 /// later one sees the earlier one's change through the hash check.
 fn apply_script(
+    fence: &str,
     file: &str,
     expected_sha: &str,
     precheck: &str,
@@ -512,8 +592,7 @@ fn apply_script(
     let f = quote(file);
     format!(
         r#"set -u
-f={f}; new="$f.sluice-new"; bak="$f.sluice-bak"
-exec 9>>"$f.sluice-lock" && flock -w 30 9 || exit 14
+{fence}f={f}; new="$f.sluice-new"; bak="$f.sluice-bak"
 cat > "$new" || {{ rm -f "$new"; exit 13; }}
 if [ "$(sha256sum < "$f" | cut -d' ' -f1)" != {expected_sha} ]; then rm -f "$new"; exit 10; fi
 {precheck} || {{ rm -f "$new"; exit 15; }}
@@ -548,7 +627,7 @@ mod tests {
 
     #[test]
     fn apply_script_quotes_the_path() {
-        let s = apply_script("/x/it's.conf", "ab", ":", "nginx -t", "nginx -s reload");
+        let s = apply_script("", "/x/it's.conf", "ab", ":", "nginx -t", "nginx -s reload");
         assert!(s.contains(r#"f='/x/it'\''s.conf'"#));
     }
 }

@@ -1,5 +1,6 @@
 //! Everything that touches hosts: SSH, the NGINX upstream editor, compose stacks, health checks.
 
+pub mod fence;
 pub mod host;
 pub mod nginx;
 pub mod remote;

@@ -160,6 +160,9 @@ impl Rollout {
             .stable_version
             .as_deref()
             .and_then(|v| Version::parse(v).ok());
+        if let Some(v) = &self.previous {
+            self.em.previous(v.as_str());
+        }
         let no_canary = validated.hosts.iter().all(|h| !h.canary.running);
         if self.previous.as_ref() == Some(&self.version) && no_canary {
             self.em.emit(EventKind::Info {

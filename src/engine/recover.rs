@@ -1,0 +1,135 @@
+//! The effectful half of recovery: on start, for every deployment the journal still has in
+//! flight and nobody alive is working on, read every host back, decide with
+//! [`recovery::plan`](super::recovery::plan), journal the decision and tell the world. Traffic
+//! is never moved here.
+
+use futures::future::join_all;
+
+use super::event::{Emitter, EventKind};
+use super::ops::{self, Ctx};
+use super::recovery::{plan, Outcome, RecoveryPlan};
+use crate::config::StrategyKind;
+use crate::store::{JournalChange, Liveness, NewAudit, Store};
+
+/// Recover every in-flight deployment; `emitter(service, id)` gives each its event channel.
+pub async fn recover_all(
+    ctx: &Ctx,
+    store: &Store,
+    emitter: impl Fn(&str, Option<u64>) -> Emitter,
+) -> Vec<RecoveryPlan> {
+    let in_flight = match store.in_flight() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("recovery: cannot read the journal: {e}");
+            return Vec::new();
+        }
+    };
+    let leases = store.leases().unwrap_or_default();
+    let mut plans = Vec::new();
+    for d in in_flight {
+        let em = emitter(&d.service, Some(d.id));
+        let worked_on = leases
+            .iter()
+            .find(|(l, live)| l.service == d.service && *live == Liveness::Live);
+        if let Some((l, _)) = worked_on {
+            em.emit(EventKind::Info {
+                message: format!(
+                    "deployment #{} of {} is in flight in another sluice: {}",
+                    d.id,
+                    d.service,
+                    l.holder.describe()
+                ),
+            });
+            continue;
+        }
+        let Some(svc) = ctx.service(&d.service).cloned() else {
+            em.emit(EventKind::Info {
+                message: format!(
+                    "deployment #{} of {} is in flight in the journal but the service is not in {}",
+                    d.id,
+                    d.service,
+                    ctx.config.path.display()
+                ),
+            });
+            continue;
+        };
+        // Each host alone, so the hosts that answer are shown even when others do not.
+        let reads = join_all(svc.hosts.iter().map(|h| {
+            let one = crate::config::Service {
+                hosts: vec![h.clone()],
+                ..svc.clone()
+            };
+            let em = em.clone();
+            async move {
+                let r = ops::observe(ctx, &one, &em).await;
+                let r = match r {
+                    Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
+                    Ok(_) => Err("no answer".to_string()),
+                    Err(e) => Err(e.failures.first().map_or(e.to_string(), |f| f.to_string())),
+                };
+                (h.clone(), r)
+            }
+        }))
+        .await;
+        let steps = match ctx.config.strategies.get(&d.strategy).map(|s| &s.kind) {
+            Some(StrategyKind::Canary { steps, .. }) => steps.clone(),
+            _ => Vec::new(),
+        };
+        let p = plan(&d, &steps, &reads);
+        let journaled = store
+            .record(d.id, &JournalChange::Note(p.message.clone()))
+            .and_then(|_| {
+                p.hosts
+                    .iter()
+                    .try_for_each(|h| store.record(d.id, &JournalChange::Note(h.clone())))
+            })
+            .and_then(|_| store.record(d.id, &JournalChange::State(p.state())))
+            .and_then(|_| {
+                store
+                    .audit(&NewAudit {
+                        actor: crate::cli::operator(),
+                        action: "recovery".into(),
+                        service: d.service.clone(),
+                        from: d.state.as_str().into(),
+                        to: p.state().as_str().into(),
+                        result: serde_json::to_value(&p.outcome)
+                            .ok()
+                            .and_then(|v| v["kind"].as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        detail: format!("deployment #{}: {}", d.id, p.hosts.join("; ")),
+                    })
+                    .map(|_| ())
+            });
+        if let Err(e) = journaled {
+            tracing::error!("recovery of deployment #{}: {e}", d.id);
+        }
+        if !p.state().is_terminal() {
+            // Show it again as the deployment it is (the console builds its view from this).
+            em.emit(EventKind::DeployStarted {
+                version: d.version.clone(),
+                strategy: d.strategy.clone(),
+                operator: d.operator.clone(),
+                hosts: svc.hosts.clone(),
+                steps: steps.clone(),
+            });
+        }
+        em.emit(EventKind::Info {
+            message: p.message.clone(),
+        });
+        if p.state() != d.state || !p.state().is_terminal() {
+            em.emit(EventKind::State {
+                from: if p.state().is_terminal() {
+                    d.state
+                } else {
+                    crate::domain::DeploymentState::Pending
+                },
+                to: p.state(),
+            });
+        }
+        if let Outcome::Paused { canary_percent, .. } = p.outcome {
+            em.emit(EventKind::AwaitingDecision { canary_percent });
+        }
+        plans.push(p);
+    }
+    plans
+}
