@@ -1,5 +1,6 @@
 //! Pure domain types. Depends on nothing else in the crate.
 
+pub mod approval;
 pub mod batches;
 pub mod release;
 pub mod split;

@@ -6,6 +6,7 @@
 //! processes (a console, a CI job) share one store; SQLite's locking serialises them and every
 //! lease decision is one `BEGIN IMMEDIATE` transaction.
 
+pub mod approvals;
 pub mod audit;
 pub mod journal;
 pub mod lease;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
+pub use approvals::{Approval, DecideError, NewApproval};
 pub use audit::{AuditBreak, AuditRecord, NewAudit};
 pub use journal::{DeploymentRecord, JournalChange, JournalEntry, NewDeployment};
 pub use lease::{Holder, Lease, LeaseError, Liveness, ProcProbe, ProcessProbe};
@@ -102,6 +104,26 @@ const MIGRATIONS: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash      TEXT NOT NULL
     );
+    "#,
+    // 2: approvals (see approvals.rs).
+    r#"
+    CREATE TABLE approvals (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        deployment   INTEGER NOT NULL,
+        service      TEXT NOT NULL,
+        environment  TEXT NOT NULL,
+        stage        TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        risk_score   INTEGER,
+        risk_level   TEXT,
+        decided_by   TEXT,
+        decided_at   INTEGER,
+        decision     TEXT,
+        reason       TEXT
+    );
+    CREATE INDEX approvals_pending ON approvals(decision, deployment);
     "#,
 ];
 
