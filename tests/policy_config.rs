@@ -209,11 +209,12 @@ fn a_high_risk_needs_approval_and_a_critical_one_is_refused() {
     let mut k = known("2026-12-04T19:00:00Z");
     let d = evaluate(&c, "auth", &k, &idle());
     assert_eq!(d.assessment.level, Level::High, "{:#?}", d.assessment);
-    assert_eq!(d.refusals.len(), 1);
-    assert_eq!(d.refusals[0].rule, "risk-approval");
-    assert!(d.refusals[0]
-        .reason
-        .starts_with("approval required by risk policy"));
+    // High: not refused, but the deployment waits for an approval (in any environment).
+    assert!(d.refusals.is_empty(), "{:#?}", d.refusals);
+    assert!(d
+        .approval
+        .as_deref()
+        .is_some_and(|a| a.starts_with("approval required by risk policy")));
     k.history = HistoryStats {
         deployments: 4,
         failures: 2,

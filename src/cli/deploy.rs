@@ -175,6 +175,16 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
                     _ => ExitCode::from(EXIT_FAILED),
                 };
             }
+            EventKind::ApprovalRequested {
+                id: a, expires_at, ..
+            } => {
+                eprintln!(
+                    "sluice: {service} waits for approval #{a} (no traffic has moved; expires \
+                     {}). From another shell, an approver: `sluice approve {a}` or `sluice \
+                     reject {a} --reason R`; `sluice rollback {service}` ends it",
+                    expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
             EventKind::AwaitingDecision { .. } => {
                 eprintln!(
                     "sluice: {service} waits for a decision; the hosts stay as they are. Next: \

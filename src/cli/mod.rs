@@ -4,6 +4,7 @@
 //! configuration; 3 a deployment is paused waiting for an operator's decision; 4 policy refused
 //! the deploy (nothing was changed).
 
+mod approvals;
 mod deploy;
 pub use deploy::operator;
 mod nginx_plan;
@@ -102,8 +103,17 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a pending stage.
-    Approve { id: String },
+    /// List the approvals that wait for a decision.
+    Approvals {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending stage (four-eyes: not the operator who started the deployment).
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Reject a pending stage.
     Reject {
         id: String,
@@ -181,10 +191,30 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
                     weights,
                 },
         } => nginx_plan::run(&file, &upstream, &weights),
-        Cmd::Approve { .. } | Cmd::Reject { .. } => {
-            eprintln!("sluice: approvals are not configured in this version: nothing waits for a decision");
-            ExitCode::from(EXIT_FAILED)
-        }
+        Cmd::Approvals { json } => match load(&config) {
+            Some(cfg) => approvals::list(&cfg, json),
+            None => ExitCode::from(EXIT_USAGE),
+        },
+        Cmd::Approve { id, reason } => match load(&config) {
+            Some(cfg) => approvals::run(
+                &cfg,
+                &id,
+                crate::domain::approval::ApprovalDecision::Approved,
+                reason.as_deref(),
+                &operator(),
+            ),
+            None => ExitCode::from(EXIT_USAGE),
+        },
+        Cmd::Reject { id, reason } => match load(&config) {
+            Some(cfg) => approvals::run(
+                &cfg,
+                &id,
+                crate::domain::approval::ApprovalDecision::Rejected,
+                reason.as_deref(),
+                &operator(),
+            ),
+            None => ExitCode::from(EXIT_USAGE),
+        },
         Cmd::Lock { command, json } => {
             let Some(cfg) = load(&config) else {
                 return ExitCode::from(EXIT_USAGE);

@@ -106,6 +106,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
         }
         Cmd::Check
         | Cmd::Nginx { .. }
+        | Cmd::Approvals { .. }
         | Cmd::Approve { .. }
         | Cmd::Reject { .. }
         | Cmd::Lock { .. }

@@ -33,6 +33,28 @@ pub fn human(e: &Event) -> String {
             )
         }
         EventKind::State { from, to } => format!("{from} → {to}"),
+        EventKind::ApprovalRequested {
+            id,
+            stage,
+            environment,
+            requested_by,
+            expires_at,
+            risk,
+        } => format!(
+            "approval #{id} needed before the {stage} ({environment}, asked by {requested_by}{}), \
+             expires {}: `sluice approve {id}` or `sluice reject {id} --reason R`",
+            risk.as_deref().map(|r| format!(", risk {r}")).unwrap_or_default(),
+            expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        EventKind::ApprovalDecided {
+            id,
+            decision,
+            by,
+            reason,
+        } => format!(
+            "approval #{id} {decision} by {by}{}",
+            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        ),
         EventKind::HostObserved {
             host,
             stable_weight,

@@ -53,7 +53,12 @@ pub struct Environment {
     pub theme: Option<String>,
     /// Where this environment's deployments are announced (`notify:`).
     pub notify: Vec<super::safety::Notifier>,
+    /// A pending approval expires after this (`approval_timeout`, default 24h).
+    pub approval_timeout: std::time::Duration,
 }
+
+/// `approval_timeout` when an environment does not set it.
+pub const DEFAULT_APPROVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {

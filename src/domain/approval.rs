@@ -157,3 +157,26 @@ mod tests {
         assert_eq!(ApprovalDecision::parse("maybe"), None);
     }
 }
+
+#[cfg(test)]
+mod state_tests {
+    use crate::domain::{DeploymentState as S, Transition as T};
+
+    /// The path a deployment takes through an approval: it waits after its new version
+    /// started (progressing) and before any traffic moves.
+    #[test]
+    fn the_approval_path_through_the_state_machine() {
+        let waiting = S::Pending
+            .apply(T::Validate)
+            .and_then(|s| s.apply(T::Proceed))
+            .and_then(|s| s.apply(T::NeedApproval))
+            .unwrap();
+        assert_eq!(waiting, S::AwaitingApproval);
+        assert_eq!(waiting.apply(T::Proceed), Ok(S::Progressing));
+        assert_eq!(waiting.apply(T::Abort), Ok(S::Aborted)); // rejected
+        assert_eq!(waiting.apply(T::Fail), Ok(S::Failed)); // expired
+        assert_eq!(waiting.apply(T::RolledBack), Ok(S::RolledBack)); // operator rollback
+        assert!(waiting.apply(T::Switch).is_err());
+        assert!(waiting.apply(T::Succeed).is_err());
+    }
+}

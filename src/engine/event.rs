@@ -102,6 +102,25 @@ pub enum EventKind {
         hosts: Vec<String>,
         bake_until: Option<DateTime<Utc>>,
     },
+    /// The deployment waits for an approval before traffic moves (`sluice approve ID`).
+    ApprovalRequested {
+        id: u64,
+        stage: String,
+        environment: String,
+        requested_by: String,
+        expires_at: DateTime<Utc>,
+        /// "61 high", when the risk was assessed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        risk: Option<String>,
+    },
+    /// An approval was decided: approved, rejected or expired.
+    ApprovalDecided {
+        id: u64,
+        decision: crate::domain::approval::ApprovalDecision,
+        by: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Steps done; waiting for an operator to promote or roll back.
     AwaitingDecision {
         canary_percent: u8,

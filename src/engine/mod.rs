@@ -3,6 +3,7 @@
 //! through an [`EngineHandle`]; neither touches hosts directly.
 
 pub mod analysis;
+pub mod approval;
 pub mod checks;
 pub mod event;
 pub mod gate;
@@ -463,6 +464,7 @@ impl Engine {
             crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
             _ => Vec::new(),
         };
+        let operator_for_approval = operator.clone();
         em.emit(EventKind::DeployStarted {
             version: version.to_string(),
             strategy: strategy_name,
@@ -472,6 +474,15 @@ impl Engine {
         });
         let (control_tx, control_rx) = mpsc::channel(16);
         let (state_tx, state_rx) = watch::channel(DeploymentState::Pending);
+        let need = approval::need(
+            &self.ctx.config,
+            &svc,
+            &admitted.decision,
+            &store,
+            id,
+            &operator_for_approval,
+            &em,
+        );
         let rollout = rollout::Rollout::new(
             self.ctx.clone(),
             svc,
@@ -480,7 +491,8 @@ impl Engine {
             em.clone(),
             control_rx,
             cancel.clone(),
-        );
+        )
+        .with_approval(need);
         // Track the deployment's state for `Busy` answers from the event stream.
         let mut sub = self.events.subscribe();
         tokio::spawn(async move {
@@ -497,8 +509,11 @@ impl Engine {
         });
         let done = self.internal_tx.clone();
         let name = service.clone();
+        let approvals = store.clone();
         tokio::spawn(async move {
-            rollout.run().await;
+            let end = rollout.run().await;
+            // An approval still pending is moot now (rolled back, failed, ...).
+            let _ = approvals.expire_approvals_of(id, &format!("the deployment ended {end}"));
             drop(held);
             let _ = done.send(Internal::Finished { service: name, id });
         });

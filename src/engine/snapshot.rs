@@ -175,6 +175,8 @@ impl Snapshot {
                     d.bake_until = *bake_until;
                 }
             }
+            // The console reads approvals from the store; the state event shows the wait.
+            EventKind::ApprovalRequested { .. } | EventKind::ApprovalDecided { .. } => {}
             EventKind::AwaitingDecision { canary_percent } => {
                 if let Some(d) = deployment(svc, e) {
                     d.canary_percent = *canary_percent;

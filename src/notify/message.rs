@@ -77,6 +77,7 @@ impl Tracker {
         }
         let mut step = None;
         let mut reason = None;
+        let mut risk = None;
         let event = match &e.kind {
             EventKind::DeployStarted {
                 version,
@@ -108,6 +109,22 @@ impl Tracker {
             }
             EventKind::AwaitingDecision { canary_percent } => {
                 k.canary_percent = Some(*canary_percent);
+                NotifyEvent::ApprovalNeeded
+            }
+            EventKind::ApprovalRequested {
+                id,
+                stage,
+                requested_by,
+                expires_at,
+                risk: r,
+                ..
+            } => {
+                risk = r.clone();
+                reason = Some(format!(
+                    "approval #{id} before the {stage}, asked by {requested_by}, expires {}: \
+                     `sluice approve {id}` or `sluice reject {id} --reason R`",
+                    expires_at.format("%Y-%m-%d %H:%M UTC")
+                ));
                 NotifyEvent::ApprovalNeeded
             }
             EventKind::Analysis {
@@ -159,7 +176,7 @@ impl Tracker {
             canary_percent: k.canary_percent,
             reason,
             analysis: k.analysis,
-            risk: None,
+            risk,
             text: String::new(),
         };
         m.text = text(&m);
@@ -191,6 +208,13 @@ pub fn text(m: &Message) -> String {
             }
             _ => format!("➡️ {who} in {env}: next step"),
         },
+        NotifyEvent::ApprovalNeeded
+            if m.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("approval #")) =>
+        {
+            format!("✋ {who} in {env} needs an approval before traffic moves")
+        }
         NotifyEvent::ApprovalNeeded => format!(
             "✋ {who} in {env} waits for a decision (canary at {} %): promote or roll back",
             m.canary_percent.unwrap_or(0)

@@ -15,7 +15,7 @@ use crate::config::Config;
 /// One rule that refuses a deploy, and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
-    /// blackout, max-concurrent, traffic-gate, freeze, risk, risk-approval.
+    /// blackout, max-concurrent, traffic-gate, freeze, risk.
     pub rule: String,
     pub reason: String,
     /// When the rule stops refusing, if that is known.
@@ -154,27 +154,24 @@ pub fn check(config: &Config, service: &str, now: DateTime<Utc>, load: &Load) ->
     out
 }
 
-/// The risk policy's refusals: at or above `refuse`, or at or above `approval` (approvals are
-/// not available in this version, so an approval requirement refuses too, unless overridden).
+/// The risk policy's refusal: at or above `refuse`.
 pub fn risk(p: &Policy, a: &Assessment) -> Option<Refusal> {
-    if let Some(l) = p.risk.refuse.filter(|l| a.level >= *l) {
-        return Some(refusal(
-            "risk",
-            format!("{} is at or above policy.risk.refuse ({l})", a.summary()),
-            None,
-            p.timezone,
-            "the risk drops (see the mitigations) or the deploy is overridden as an emergency",
-        ));
-    }
-    let l = p.risk.approval.filter(|l| a.level >= *l)?;
+    let l = p.risk.refuse.filter(|l| a.level >= *l)?;
     Some(refusal(
-        "risk-approval",
-        format!(
-            "approval required by risk policy: {} is at or above policy.risk.approval ({l}), and approvals are not available in this version",
-            a.summary()
-        ),
+        "risk",
+        format!("{} is at or above policy.risk.refuse ({l})", a.summary()),
         None,
         p.timezone,
-        "someone reviews it and overrides with a reason",
+        "the risk drops (see the mitigations) or the deploy is overridden as an emergency",
+    ))
+}
+
+/// Why the risk policy asks for an approval (at or above `approval`), in any environment: the
+/// deployment then waits for one like a production deployment does.
+pub fn risk_approval(p: &Policy, a: &Assessment) -> Option<String> {
+    let l = p.risk.approval.filter(|l| a.level >= *l)?;
+    Some(format!(
+        "approval required by risk policy: {} is at or above policy.risk.approval ({l})",
+        a.summary()
     ))
 }

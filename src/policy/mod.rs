@@ -90,6 +90,9 @@ pub struct Decision {
     pub assessment: Assessment,
     /// Empty: the deploy may start.
     pub refusals: Vec<Refusal>,
+    /// The risk policy asks for an approval before traffic moves (why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// Judge a deploy of `service`: its risk, and every rule that refuses it.
@@ -103,8 +106,10 @@ pub fn evaluate(
     let assessment = risk::assess(&f);
     let mut refusals = constraints::check(config, service, known.now, load);
     refusals.extend(constraints::risk(&config.policy, &assessment));
+    let approval = constraints::risk_approval(&config.policy, &assessment);
     Decision {
         assessment,
         refusals,
+        approval,
     }
 }

@@ -26,6 +26,7 @@ pub fn test_config() -> Config {
         four_eyes: false,
         theme: None,
         notify: vec![],
+        approval_timeout: std::time::Duration::from_secs(24 * 3600),
     };
     let host = |n: u8| Host {
         name: format!("web-{n}"),

@@ -10,6 +10,7 @@ use super::model::*;
 use super::node::{Node, Value};
 
 mod analysis;
+mod approvals;
 mod checks;
 mod hosts;
 mod notify;
@@ -744,7 +745,14 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
             k,
             body,
             &what,
-            &["approval", "approvers", "four_eyes", "theme", "notify"],
+            &[
+                "approval",
+                "approvers",
+                "four_eyes",
+                "theme",
+                "notify",
+                "approval_timeout",
+            ],
         ) else {
             continue;
         };
@@ -782,6 +790,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
                 );
             }
         }
+        let approval_timeout = approvals::approval_timeout(v, &f);
         let theme = f.get("theme").and_then(|t| v.name(t, "theme"));
         let notify = notify::notifiers(v, f.get("notify"), &key_text(k));
         if let Some(name) = name {
@@ -792,6 +801,7 @@ fn environments(v: &mut V, n: Option<&Node>) -> Vec<Environment> {
                 four_eyes,
                 theme,
                 notify,
+                approval_timeout,
             });
         }
     }

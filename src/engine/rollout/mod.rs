@@ -5,9 +5,12 @@
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+mod approval;
 mod bluegreen;
 mod canary;
 mod rolling;
+
+pub use approval::ApprovalNeed;
 
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
@@ -47,6 +50,8 @@ pub struct Rollout {
     /// The hosts a rollback must return to stable; `None` is every host of the service. A
     /// rolling deployment touches hosts batch by batch and rolls back only those.
     rollback_hosts: Option<Vec<String>>,
+    /// The approval to wait for before the first traffic step, if one is needed.
+    approval: Option<ApprovalNeed>,
 }
 
 /// Why the drive loop stopped early.
@@ -82,6 +87,7 @@ impl Rollout {
             failures: 0,
             analysis_stop: CancellationToken::new(),
             rollback_hosts: None,
+            approval: None,
         }
     }
 
@@ -175,13 +181,19 @@ impl Rollout {
             self.go(Transition::Succeed);
             return Ok(());
         }
-        // Approvals (production stages) come with the policy module; staging proceeds.
         self.go(Transition::Proceed);
 
         // Rolling starts the new version batch by batch; the others on every host now.
         if !matches!(self.strategy.kind, StrategyKind::Rolling { .. }) {
             self.start_everywhere().await?;
         }
+        // An approval (environment or risk policy) is given before any traffic moves.
+        let stage = match self.strategy.kind {
+            StrategyKind::Canary { .. } | StrategyKind::CanaryManual { .. } => "first traffic step",
+            StrategyKind::BlueGreen { .. } => "switch",
+            StrategyKind::Rolling { .. } => "first batch",
+        };
+        self.await_approval(stage).await?;
 
         self.judgements =
             super::analysis::spawn(&self.ctx, &svc, &self.em, self.analysis_stop.clone());
