@@ -377,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn an_approval_request_notifies_with_the_command_and_the_risk() {
+        let mut t = Tracker::default();
+        let m = t
+            .on_event(
+                &ev(
+                    Some(3),
+                    EventKind::ApprovalRequested {
+                        id: 12,
+                        stage: "first traffic step".into(),
+                        environment: "production".into(),
+                        requested_by: "alice".into(),
+                        expires_at: Utc::now(),
+                        risk: Some("61 high".into()),
+                    },
+                ),
+                "production",
+            )
+            .expect("a notification");
+        assert_eq!(m.event, NotifyEvent::ApprovalNeeded);
+        assert!(m.text.contains("needs an approval"), "{}", m.text);
+        assert!(m.text.contains("`sluice approve 12`"), "{}", m.text);
+        assert!(m.text.contains("risk: 61 high"), "{}", m.text);
+    }
+
+    #[test]
     fn other_events_are_quiet() {
         let mut t = Tracker::default();
         assert!(t
