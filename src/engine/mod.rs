@@ -71,6 +71,13 @@ pub enum Command {
     Refresh {
         service: Option<String>,
     },
+    /// Approve or reject a pending approval (four-eyes and the approver list apply).
+    DecideApproval {
+        id: u64,
+        approve: bool,
+        operator: String,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +123,9 @@ pub enum EngineError {
     /// paused): it must be promoted or rolled back first.
     #[error("{0}")]
     InFlight(String),
+    /// An approval decision was refused (who may decide, a missing reason, already decided).
+    #[error("{0}")]
+    Approval(String),
 }
 
 struct Request {
@@ -309,6 +319,29 @@ impl Engine {
                         ops::set_split_running(&ctx, &svc, split, &em).await
                     },
                 );
+                Ok(Reply::Accepted)
+            }
+            Command::DecideApproval {
+                id,
+                approve,
+                operator,
+                reason,
+            } => {
+                let store = self.store.clone().map_err(EngineError::Store)?;
+                let decision = if approve {
+                    crate::domain::approval::ApprovalDecision::Approved
+                } else {
+                    crate::domain::approval::ApprovalDecision::Rejected
+                };
+                approval::decide(
+                    &self.ctx.config,
+                    &store,
+                    id,
+                    decision,
+                    &operator,
+                    reason.as_deref(),
+                )
+                .map_err(|e| EngineError::Approval(e.to_string()))?;
                 Ok(Reply::Accepted)
             }
             Command::Pause { service } => self.control(&service, Control::Pause).await,

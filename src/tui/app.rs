@@ -34,6 +34,15 @@ pub enum Mode {
 pub enum Input {
     Command,
     Filter,
+    /// Approving a production approval: the service name, typed.
+    ApproveName {
+        id: u64,
+        service: String,
+    },
+    /// Rejecting an approval: the reason.
+    RejectReason {
+        id: u64,
+    },
 }
 
 /// Which pane `j`/`k` move in.
@@ -82,6 +91,8 @@ pub struct App {
     pub keymap: Keymap,
     /// How much time the detail charts show.
     pub chart_window: ChartWindow,
+    /// Pending approvals, read from the store each tick (see `approvals.rs`).
+    pub approvals: Vec<crate::store::Approval>,
     config: std::sync::Arc<Config>,
 }
 
@@ -105,6 +116,7 @@ impl App {
             events_scroll: 0,
             keymap: Keymap::default(),
             chart_window: ChartWindow::FiveMinutes,
+            approvals: Vec::new(),
             config,
         }
     }
@@ -316,6 +328,8 @@ impl App {
                 }]
             }
             (Act::Refresh, _) => vec![Command::Refresh { service: None }],
+            (Act::Approve, _) => self.approve_key(),
+            (Act::Reject, _) => self.reject_key(),
             (_, None) => Vec::new(),
             (Act::Deploy, Some(service)) => self.open_deploy(&service, "", None, None),
             (Act::Rollback, Some(service)) => {
@@ -408,6 +422,9 @@ impl App {
     fn submit(&mut self, purpose: Input, text: &str) -> Vec<Command> {
         match purpose {
             Input::Command => self.command(text),
+            p @ (Input::ApproveName { .. } | Input::RejectReason { .. }) => {
+                self.submit_approval(p, text)
+            }
             Input::Filter => {
                 self.filter = text.to_string();
                 self.selected = 0;

@@ -26,6 +26,8 @@ pub enum Act {
     NextPane,
     Back,
     ChartWindow,
+    Approve,
+    Reject,
     Help,
     Quit,
 }
@@ -81,6 +83,8 @@ pub const ACTIONS: &[ActInfo] = &[
     info(Act::NextPane, "next-pane", "pane", "switch j/k between the services and the events pane", false, &[Key::plain(KeyCode::Tab)]),
     info(Act::Back, "back", "back", "clear the filter, back to the services pane", false, &[Key::plain(KeyCode::Esc)]),
     info(Act::ChartWindow, "chart-window", "window", "charts: cycle the window 5 min / 1 h / 24 h", false, &[Key::ch('w')]),
+    info(Act::Approve, "approve", "approve", "approve the selected pending approval (production: type the service name)", false, &[Key::ch('a')]),
+    info(Act::Reject, "reject", "reject", "reject the selected pending approval (asks for a reason)", false, &[Key::ch('x')]),
     info(Act::Help, "help", "help", "this help", true, &[Key::ch('?')]),
     info(Act::Quit, "quit", "quit", "quit (asks what to do with rollouts in flight)", true, &[Key::ch('q'), Key::ctrl('c')]),
 ];
@@ -195,6 +199,8 @@ mod tests {
             Act::NextPane,
             Act::Back,
             Act::ChartWindow,
+            Act::Approve,
+            Act::Reject,
             Act::Help,
             Act::Quit,
         ];

@@ -3,6 +3,7 @@
 //! what is shown is what the hosts hold.
 
 pub mod app;
+pub mod approvals;
 pub mod chart;
 pub mod deploy_form;
 pub mod keymap;
@@ -72,6 +73,7 @@ async fn run_async(
     });
 
     let mut terminal = ratatui::try_init()?;
+    let config_for_store = config.clone();
     let mut app = App::new(config, operator);
     app.keymap = keymap;
     // Themes: the built-in ones plus ./themes (and $SLUICE_THEMES); $SLUICE_THEME picks one.
@@ -89,6 +91,8 @@ async fn run_async(
         app.message = Some((Level::Error, p));
     }
     let _ = handle.send(Command::Refresh { service: None }).await;
+    // Pending approvals come from the store (any process may ask or decide), read each tick.
+    let approvals_store = crate::store::Store::for_config(&config_for_store).ok();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut refresh = tokio::time::interval(REFRESH);
     let mut leaving_after_rollback = false;
@@ -129,7 +133,14 @@ async fn run_async(
                 }
                 Err(broadcast::error::RecvError::Closed) => break Ok(()),
             },
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                if let Some(store) = &approvals_store {
+                    match store.pending_approvals() {
+                        Ok(p) => app.approvals = p,
+                        Err(e) => tracing::warn!("reading approvals: {e}"),
+                    }
+                }
+            }
             _ = refresh.tick() => {
                 let _ = handle.send(Command::Refresh { service: None }).await;
             }
@@ -147,5 +158,7 @@ async fn run_async(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_approvals;
 #[cfg(test)]
 mod tests_phases;

@@ -282,6 +282,10 @@ fn check_every_binding_reaches_its_command(keymap: &Keymap) {
                 }
                 Act::Quit => assert!(a.quit, "{what}"),
                 Act::Down | Act::Up => assert!(cmds.is_empty(), "{what}"),
+                // Nothing waits: a message, no command (tests_approvals.rs has the rest).
+                Act::Approve | Act::Reject => {
+                    assert!(cmds.is_empty() && a.message.is_some(), "{what}")
+                }
             }
         }
     }
@@ -293,7 +297,7 @@ fn every_binding_reaches_the_command_it_names() {
 }
 
 /// A keymap that moves every action to other keys.
-const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\nhelp: f1\nquit: Q\n";
+const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\napprove: A\nreject: ctrl-x\nhelp: f1\nquit: Q\n";
 
 #[test]
 fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {

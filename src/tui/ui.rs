@@ -36,6 +36,12 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
     draw_header(f, header, app, theme, now);
     draw_services(f, services, app, theme, now);
     draw_detail(f, detail, app, theme, now);
+    let pane = super::approvals::height(app.approvals.len()).min(events.height.saturating_sub(3));
+    let [approvals, events] =
+        Layout::vertical([Constraint::Length(pane), Constraint::Min(0)]).areas(events);
+    if pane > 0 {
+        super::approvals::draw(f, approvals, app, theme, now);
+    }
     draw_events(f, events, app, theme);
     draw_bar(f, bar, app, theme);
     match &app.mode {
@@ -554,6 +560,10 @@ fn draw_input(f: &mut Frame, purpose: &Input, buffer: &str, theme: &Theme) {
     let prompt = match purpose {
         Input::Command => ":".to_string(),
         Input::Filter => "/".to_string(),
+        Input::ApproveName { id, service } => {
+            format!("approve #{id}: type {service} to confirm: ")
+        }
+        Input::RejectReason { id } => format!("reject #{id}, reason: "),
     };
     let area = centered(f.area(), 70, 3);
     f.render_widget(Clear, area);

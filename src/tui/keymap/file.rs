@@ -287,10 +287,10 @@ mod tests {
 
     #[test]
     fn ctrl_c_always_quits() {
-        let k = parse_ok("quit: x\n");
+        let k = parse_ok("quit: v\n");
         assert_eq!(
             k.binding(Act::Quit).unwrap().keys,
-            vec![Key::ch('x'), CTRL_C]
+            vec![Key::ch('v'), CTRL_C]
         );
         let e = errors("deploy: ctrl-c\n");
         assert_eq!(
@@ -331,10 +331,10 @@ mod tests {
 
     #[test]
     fn a_key_bound_to_two_actions_is_refused_where_it_is_written() {
-        let e = errors("deploy: x\npromote: [p, x]\n");
+        let e = errors("deploy: v\npromote: [p, v]\n");
         assert_eq!(
             e,
-            ["keys.yaml:2:14: `x` is bound to both `deploy` (line 1) and `promote`; a key does one thing"]
+            ["keys.yaml:2:14: `v` is bound to both `deploy` (line 1) and `promote`; a key does one thing"]
         );
         let e = errors("deploy: g\n");
         assert_eq!(
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn the_safety_keys_cannot_be_unbound_and_actions_are_named_once() {
-        let e = errors("rollback-all: []\nhelp: x\nhelp: y\n");
+        let e = errors("rollback-all: []\nhelp: v\nhelp: y\n");
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(e[0].starts_with("keys.yaml:1:15: `rollback-all` cannot be left without a key"));
         assert!(e[1].starts_with("keys.yaml:3:1: `help` is listed twice (first at line 2)"));
