@@ -175,3 +175,57 @@ fn an_undecided_approval_expires_and_the_deploy_ends() {
         .status
         .success());
 }
+
+/// High risk outside production: `policy.risk.approval: low` makes every deploy ask, in
+/// staging too; four-eyes applies to such approvals; a rollback ends the wait.
+#[test]
+fn risk_policy_asks_for_approval_in_staging_and_a_rollback_ends_the_wait() {
+    let _lab = lab();
+    let text = std::fs::read_to_string(mechanics_config()).expect("read the mechanics config");
+    let store = std::env::temp_dir().join(format!("sluice-appr-risk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("store:") {
+                format!("store: {{ kind: local, path: {} }}\n", store.display())
+            } else if l.trim_start().starts_with("risk:") {
+                "  risk: { approval: low, refuse: never }\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let cfg = std::env::temp_dir().join(format!("sluice-appr-risk-{}.yaml", std::process::id()));
+    std::fs::write(&cfg, text).expect("write the config variant");
+
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.1.0", "--strategy", "canary-fast"],
+    );
+    let asked = d.until("approval-requested");
+    assert_eq!(asked["environment"], "staging");
+    let id = asked["id"].as_u64().unwrap().to_string();
+    let out = as_operator(&cfg, "test", &["approve", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "four-eyes applies to risk approvals"
+    );
+    untouched();
+    let out = run(sluice(&cfg).env("SLUICE_OPERATOR", "carol").args([
+        "rollback",
+        "demo",
+        "--reason",
+        "not today",
+    ]));
+    assert!(out.status.success());
+    let (code, _) = d.finish();
+    assert_eq!(code, Some(1));
+    assert_baseline("1.0.0");
+    let out = as_operator(&cfg, "carol", &["approvals"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no pending approvals"),
+        "the ended deployment's approval expired with it"
+    );
+}
