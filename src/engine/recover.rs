@@ -103,6 +103,17 @@ pub async fn recover_all(
         if let Err(e) = journaled {
             tracing::error!("recovery of deployment #{}: {e}", d.id);
         }
+        // Nobody polls its approval any more: an approval now would start nothing.
+        if let Err(e) = store.expire_approvals_of(
+            d.id,
+            &format!(
+                "the sluice waiting for it stopped; deployment #{} was recovered as {}",
+                d.id,
+                p.state()
+            ),
+        ) {
+            tracing::error!("recovery of deployment #{}: {e}", d.id);
+        }
         if !p.state().is_terminal() {
             // Show it again as the deployment it is (the console builds its view from this).
             em.emit(EventKind::DeployStarted {
