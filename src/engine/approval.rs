@@ -95,3 +95,62 @@ pub fn decide(
     }
     Ok(store.decide_approval(id, decision, operator, reason)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewApproval;
+    use std::time::Duration;
+
+    fn lab() -> Config {
+        crate::config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/lab.yaml"),
+        )
+        .expect("the lab config is valid")
+    }
+
+    fn ask(store: &Store, environment: &str, by: &str) -> u64 {
+        store
+            .request_approval(&NewApproval {
+                deployment: 1,
+                service: "demo".into(),
+                environment: environment.into(),
+                stage: "first traffic step".into(),
+                requested_by: by.into(),
+                timeout: Duration::from_secs(60),
+                risk_score: None,
+                risk_level: None,
+            })
+            .unwrap()
+            .id
+    }
+
+    #[test]
+    fn production_rules_refuse_the_requester_and_strangers_and_rejects_need_a_reason() {
+        let c = lab();
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let id = ask(&s, "production", "alice");
+        let e = decide(&c, &s, id, ApprovalDecision::Approved, "alice", None).unwrap_err();
+        assert!(e.to_string().contains("four-eyes"), "{e}");
+        let e = decide(&c, &s, id, ApprovalDecision::Approved, "mallory", None).unwrap_err();
+        assert!(e.to_string().contains("alice, bob"), "{e}");
+        let e = decide(&c, &s, id, ApprovalDecision::Rejected, "bob", Some("  ")).unwrap_err();
+        assert!(matches!(e, DecideRefused::NoReason));
+        let a = decide(&c, &s, id, ApprovalDecision::Approved, "bob", None).unwrap();
+        assert_eq!(a.decided_by.as_deref(), Some("bob"));
+        let e = decide(&c, &s, id, ApprovalDecision::Approved, "bob", None).unwrap_err();
+        assert!(e.to_string().contains("already approved"), "{e}");
+    }
+
+    #[test]
+    fn a_risk_approval_outside_production_is_four_eyes_but_open_to_anyone_else() {
+        let c = lab();
+        assert!(rules(&c, "staging").four_eyes);
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let id = ask(&s, "staging", "ci");
+        assert!(decide(&c, &s, id, ApprovalDecision::Approved, "ci", None).is_err());
+        assert!(decide(&c, &s, id, ApprovalDecision::Approved, "zoe", None).is_ok());
+    }
+}
