@@ -16,7 +16,7 @@ fn production_config(name: &str, timeout: &str) -> PathBuf {
     let text = std::fs::read_to_string(mechanics_config()).expect("read the mechanics config");
     let store = std::env::temp_dir().join(format!("sluice-appr-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
-    let text: String = text
+    let text = text
         .lines()
         .filter(|l| !l.contains("environments: [production]"))
         .map(|l| {
@@ -30,7 +30,11 @@ fn production_config(name: &str, timeout: &str) -> PathBuf {
                 format!("{}\n", l.replace("environment: staging", "environment: production"))
             }
         })
-        .collect();
+        .collect::<String>()
+        .replace(
+            "strategies:\n",
+            "strategies:\n  bg-fast: { kind: blue-green, verify: 2s, keep: 3s }\n  rolling-fast: { kind: rolling, batch: 1, bake: 1s }\n",
+        );
     let p = std::env::temp_dir().join(format!("sluice-appr-{name}-{}.yaml", std::process::id()));
     std::fs::write(&p, text).expect("write the config variant");
     p
@@ -228,4 +232,54 @@ fn risk_policy_asks_for_approval_in_staging_and_a_rollback_ends_the_wait() {
         String::from_utf8_lossy(&out.stdout).contains("no pending approvals"),
         "the ended deployment's approval expired with it"
     );
+}
+
+/// Where the event named `name` is in `events`.
+fn index_of(events: &[serde_json::Value], name: &str) -> Option<usize> {
+    events.iter().position(|e| e["event"] == name)
+}
+
+#[test]
+fn blue_green_waits_before_its_switch_and_rolling_before_its_first_batch() {
+    let _lab = lab();
+    let cfg = production_config("strategies", "10m");
+    // Blue/green: approved, then verified and switched.
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.1.0", "--strategy", "bg-fast"],
+    );
+    let id = approval_id(&mut d);
+    assert_eq!(d.seen.last().unwrap()["stage"], "switch");
+    untouched();
+    assert!(as_operator(&cfg, "alice", &["approve", &id])
+        .status
+        .success());
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(0));
+    let decided = index_of(&events, "approval-decided").expect("decided");
+    let switched = index_of(&events, "traffic-switched").expect("switched");
+    assert!(decided < switched, "the switch comes after the approval");
+    assert_baseline("1.1.0");
+    drop(_lab);
+
+    // Rolling (the lab is back at 1.0.0): rejected before its first batch; nothing moved.
+    let _lab = lab();
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.1.0", "--strategy", "rolling-fast"],
+    );
+    let id = approval_id(&mut d);
+    assert_eq!(d.seen.last().unwrap()["stage"], "first batch");
+    assert!(
+        as_operator(&cfg, "bob", &["reject", &id, "--reason", "wait"])
+            .status
+            .success()
+    );
+    let (code, events) = d.finish();
+    assert_eq!(code, Some(1));
+    assert!(
+        index_of(&events, "batch-started").is_none(),
+        "no batch started"
+    );
+    assert_baseline("1.0.0");
 }
