@@ -110,21 +110,23 @@ fn rollback_during_keep_puts_every_host_back_on_blue_at_once() {
         assert!(no_canary(h), "{h}: green stopped, is {:?}", canary_of(h));
         assert_eq!(stable_of(h), Some(("1.0.0".into(), true)), "{h} blue");
     }
-    // The deployment notices and ends rolled back instead of finishing later.
+    // The rollback took the deploy's lease over: within a heartbeat the deploy finds its lease
+    // gone (the hosts refuse its old fencing token) and ends, changing nothing.
     let (code, events) = d.finish();
-    assert_eq!(code, Some(1), "a rolled-back deploy exits non-zero");
-    assert!(states(&events).iter().any(|s| s == "rolled-back"));
-    let reason = events
-        .iter()
-        .find(|e| e["event"] == "rollback-started" && e["deployment"].is_number())
-        .map(|e| e["reason"].as_str().unwrap().to_string())
-        .unwrap_or_default();
-    assert!(
-        reason.contains("moved outside this deployment") || reason.contains("health"),
-        "{reason}"
+    assert_eq!(
+        code,
+        Some(1),
+        "a deploy whose lease was taken over exits non-zero"
     );
-    assert!(!events.iter().any(|e| e["event"] == "promoted"));
-    assert_baseline("1.0.0");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "failed" && e["error"].as_str().unwrap_or("").contains("lost")),
+        "the deploy reports the lost lease: {events:?}"
+    );
+    for h in HOSTS {
+        assert_eq!(weights(h), (100, 0), "{h} still on blue");
+    }
 }
 
 #[test]
@@ -390,7 +392,7 @@ fn a_batch_failing_its_analysis_rolls_back_the_batches_done() {
 // ---- changes made by another process ------------------------------------------------------
 
 #[test]
-fn promote_from_another_process_during_keep_ends_blue_green_as_succeeded() {
+fn promote_from_another_process_during_keep_is_refused_while_the_deploy_holds_the_lease() {
     let _lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let cfg = strategies_config(dir.path());
@@ -399,12 +401,22 @@ fn promote_from_another_process_during_keep_ends_blue_green_as_succeeded() {
         &["demo", "--version", "1.2.0", "--strategy", "bg-hold"],
     );
     d.until("traffic-switched");
+    let switched: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
+    // One rollout at a time touches a service: a promote from elsewhere is refused, naming the
+    // holder, and changes nothing (only a rollback may take a lease over).
     let out = run(sluice(&cfg).args(["promote", "demo"]));
-    assert!(out.status.success());
-    let (code, events) = d.finish();
-    assert_eq!(code, Some(0), "the promotion elsewhere finished it");
-    assert!(!events.iter().any(|e| e["event"] == "rollback-started"));
-    assert_baseline("1.2.0");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked by"), "{err}");
+    let now: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
+    assert_eq!(now, switched, "the refused promote changed nothing");
+    // Clean up: a rollback takes the lease over and the deploy stops.
+    assert!(run(sluice(&cfg).args(["rollback", "demo"]))
+        .status
+        .success());
+    let (code, _) = d.finish();
+    assert_eq!(code, Some(1));
+    assert_baseline("1.0.0");
 }
 
 #[test]

@@ -131,6 +131,43 @@ impl EventSink for Recorder {
                 self.journal(JournalChange::Note(format!("failed: {error}")));
                 self.audit("failure", "", "", "failed", error.clone());
             }
+            // Every judgement, with the numbers it rested on.
+            EventKind::Analysis {
+                track,
+                verdict,
+                requests,
+                error_rate,
+                p99_ms,
+                window_secs,
+                provider,
+                summary,
+                ..
+            } => self.journal(JournalChange::Note(format!(
+                "analysis {track}: {verdict:?} ({provider}, {window_secs}s window, {requests} \
+                 requests, error rate {:.2} %, P99 {p99_ms:.0} ms) {summary}",
+                error_rate * 100.0
+            ))),
+            EventKind::Risk { score, level, .. } => {
+                self.journal(JournalChange::Note(format!("risk {score}/100 {level}")))
+            }
+            EventKind::PolicyOverridden {
+                operator,
+                reason,
+                rules,
+            } => self.audit(
+                "policy-override",
+                "",
+                "",
+                "overridden",
+                format!(
+                    "{operator}: {reason}; rules: {}",
+                    rules
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ),
+            ),
             _ => {}
         }
     }

@@ -134,12 +134,20 @@ struct Request {
 }
 
 enum Internal {
-    Finished { service: String, id: u64 },
+    /// A rollout task ended. `rollback`: an operator asked for a rollback that the rollout
+    /// may not have seen (it was finishing); the engine makes sure it happens.
+    Finished {
+        service: String,
+        id: u64,
+        rollback: Option<String>,
+    },
 }
 
 struct Active {
     id: u64,
     control: mpsc::Sender<Control>,
+    /// Set by a rollback request before it is sent to the rollout.
+    rollback_asked: Arc<std::sync::Mutex<Option<String>>>,
     cancel: CancellationToken,
     state: watch::Receiver<DeploymentState>,
 }
@@ -252,9 +260,13 @@ impl Engine {
                     }
                     None => break,
                 },
-                Some(Internal::Finished { service, id }) = internal.recv() => {
+                Some(Internal::Finished { service, id, rollback }) = internal.recv() => {
                     if self.active.get(&service).is_some_and(|a| a.id == id) {
                         self.active.remove(&service);
+                    }
+                    if let Some(reason) = rollback {
+                        // Rolling back is idempotent: a host already at stable is left as is.
+                        self.rollback(&service, reason).await;
                     }
                 }
             }
@@ -543,18 +555,32 @@ impl Engine {
         let done = self.internal_tx.clone();
         let name = service.clone();
         let approvals = store.clone();
+        let rollback_asked = Arc::new(std::sync::Mutex::new(None::<String>));
+        let asked = rollback_asked.clone();
         tokio::spawn(async move {
             let end = rollout.run().await;
             // An approval still pending is moot now (rolled back, failed, ...).
             let _ = approvals.expire_approvals_of(id, &format!("the deployment ended {end}"));
             drop(held);
-            let _ = done.send(Internal::Finished { service: name, id });
+            // A rollback asked while the rollout was finishing could have been left unread.
+            let rolled_back = end == DeploymentState::RolledBack;
+            let rollback = asked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .filter(|_| !rolled_back);
+            let _ = done.send(Internal::Finished {
+                service: name,
+                id,
+                rollback,
+            });
         });
         self.active.insert(
             service,
             Active {
                 id,
                 control: control_tx,
+                rollback_asked,
                 cancel,
                 state: state_rx,
             },
@@ -567,9 +593,15 @@ impl Engine {
     async fn rollback(&mut self, service: &str, reason: String) {
         if let Some(a) = self.active.get(service) {
             if !a.state.borrow().is_terminal() {
-                let _ = a.control.try_send(Control::Rollback(reason));
-                a.cancel.cancel();
-                return;
+                *a.rollback_asked.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                if a.control
+                    .try_send(Control::Rollback(reason.clone()))
+                    .is_ok()
+                {
+                    a.cancel.cancel();
+                    return;
+                }
+                // The rollout has ended (its control channel is closed): roll back here.
             }
         }
         let previous = self

@@ -86,10 +86,13 @@ impl Rollout {
     /// The bake time is over: without a pass, the step does not advance. Ok(true) when the
     /// deployment was promoted while waiting.
     async fn end_of_bake(&mut self) -> Result<bool, Stop> {
-        let Some(rx) = &self.judgements else {
+        if self.judgements.is_none() {
             return Ok(false);
+        }
+        let latest = match self.fresh_judgement().await? {
+            Fresh::Judged(j) => j,
+            Fresh::Promoted => return Ok(true),
         };
-        let latest = rx.borrow().clone();
         match latest {
             Some(j) if j.verdict == Verdict::Pass => Ok(false),
             Some(j) if j.verdict == Verdict::Fail => Err(Stop::Rollback(format!(
@@ -122,9 +125,44 @@ impl Rollout {
         }
     }
 
+    /// The judgement the step advances on: the first one made after the bake ended (one from
+    /// before could predate a breach that began at its end), or `None` when none came within
+    /// three intervals. Controls are handled while waiting.
+    async fn fresh_judgement(&mut self) -> Result<Fresh, Stop> {
+        let deadline = Instant::now() + self.ctx.config.analysis.interval * 3;
+        loop {
+            let msg = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return Ok(Fresh::Judged(None)),
+                j = next_judgement(&mut self.judgements) => return Ok(Fresh::Judged(j)),
+                m = self.control.recv() => m,
+            };
+            match msg {
+                Some(Control::Pause) => {
+                    self.go(Transition::Pause);
+                    if self.paused().await? {
+                        return Ok(Fresh::Promoted);
+                    }
+                }
+                Some(c) => {
+                    if self.handle(c).await? {
+                        return Ok(Fresh::Promoted);
+                    }
+                }
+                None => return Ok(Fresh::Judged(None)),
+            }
+        }
+    }
+
     /// After a resume from an inconclusive pause, bake once more over a fresh interval.
     async fn end_of_bake_again(&mut self) -> Result<bool, Stop> {
         let d = self.ctx.config.analysis.interval * 2;
         self.bake(d).await
     }
+}
+
+/// What the end of a bake waited for.
+enum Fresh {
+    Judged(Option<crate::analysis::judge::Judgement>),
+    /// Promoted (or finished) while waiting.
+    Promoted,
 }
