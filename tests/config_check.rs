@@ -149,8 +149,8 @@ fn the_lab_config_is_valid() {
     assert_eq!(demo.compose, "docker-compose");
     assert_eq!(demo.strategy, "canary-auto");
     assert_eq!(demo.trickle, 0);
-    assert_eq!(demo.stable.port, 8081);
-    assert_eq!(demo.canary.port, 8082);
+    assert_eq!(demo.stable.port, sluice::config::Port::Fixed(8081));
+    assert_eq!(demo.canary.port, sluice::config::Port::Fixed(8082));
     assert_eq!(demo.health.retries, 5);
     assert_eq!(demo.health.interval, Duration::from_millis(300));
     let p = demo.expand("web-2");
@@ -1311,5 +1311,84 @@ fn check_command_prints_located_errors_and_fails() {
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn allocated_ports_need_a_range_and_keep_out_of_fixed_ones() {
+    // Both tracks auto, both hosts with a range: valid, and read as such.
+    let text = base()
+        .replace("port: 8081", "port: auto")
+        .replace("port: 8082", "port: auto")
+        .replace(
+            "environment: staging }",
+            "environment: staging, ports: { range: 20000-20099 } }",
+        );
+    let c = sluice::config::parse(std::path::Path::new("t.yaml"), &text)
+        .unwrap_or_else(|d| panic!("{}", listing(&d)));
+    let api = &c.services["api"];
+    assert_eq!(api.canary.port, sluice::config::Port::Auto);
+    let p = c.hosts["web-1"].ports.as_ref().unwrap();
+    assert_eq!((p.range.start, p.range.end), (20000, 20099));
+    assert_eq!(p.registry, sluice::config::DEFAULT_PORT_REGISTRY);
+
+    // auto on a host without a range: named at the port, per host.
+    let text = base().replace("port: 8082", "port: auto");
+    let d = errors(&text);
+    has(
+        &d,
+        &text,
+        "canary.yml, port: @@auto",
+        "port: auto needs a port range on host web-1",
+    );
+    has(
+        &d,
+        &text,
+        "canary.yml, port: @@auto",
+        "port: auto needs a port range on host web-2",
+    );
+    assert_eq!(d.len(), 2, "{}", listing(&d));
+
+    // A fixed port inside a host's range would collide with allocations.
+    let text = base().replace(
+        "address: 10.0.0.2, environment: staging }",
+        "address: 10.0.0.2, environment: staging, ports: { range: 8000-8099, registry: /var/lib/x/ports } }",
+    );
+    let d = errors(&text);
+    has(
+        &d,
+        &text,
+        "stable.yml, port: @@8081",
+        "port 8081 is inside host web-2's ports.range 8000-8099",
+    );
+    assert_eq!(d.len(), 2, "{}", listing(&d));
+
+    // Bad ranges, registries and port values.
+    for (range, needle) in [
+        ("9000-8000", "empty or starts at 0"),
+        ("20000", "is not a port range"),
+    ] {
+        let text = base().replace(
+            "address: 10.0.0.1, environment: staging }",
+            &format!("address: 10.0.0.1, environment: staging, ports: {{ range: \"{range}\" }} }}"),
+        );
+        has(&errors(&text), &text, "ports: { range: @@\"", needle);
+    }
+    let text = base().replace(
+        "address: 10.0.0.1, environment: staging }",
+        "address: 10.0.0.1, environment: staging, ports: { range: 20000-20010, registry: ports.txt } }",
+    );
+    has(
+        &errors(&text),
+        &text,
+        "registry: @@ports.txt",
+        "must be an absolute path",
+    );
+    let text = base().replace("port: 8082", "port: any");
+    has(
+        &errors(&text),
+        &text,
+        "port: @@any",
+        "a number (1-65535) or `auto`",
     );
 }

@@ -40,7 +40,9 @@ fn invariants(c: &Config) {
         for d in &s.depends_on {
             assert!(c.services.contains_key(d), "{s:?}");
         }
-        assert_ne!(s.stable.port, s.canary.port);
+        if s.stable.port != sluice::config::Port::Auto {
+            assert_ne!(s.stable.port, s.canary.port);
+        }
         assert!(s.trickle <= 5);
         assert!(s.compose == "docker compose" || s.compose == "docker-compose");
         for h in &s.hosts {
@@ -49,12 +51,9 @@ fn invariants(c: &Config) {
             assert!(is_name(&p.upstream));
             assert!(p.upstream_file.starts_with('/'));
             for t in [&p.stable, &p.canary] {
-                assert!(t.port > 0);
-                assert!(
-                    ports.insert((h.clone(), t.port)),
-                    "port {} twice on {h}",
-                    t.port
-                );
+                let Some(port) = t.port.fixed() else { continue };
+                assert!(port > 0);
+                assert!(ports.insert((h.clone(), port)), "port {port} twice on {h}");
             }
         }
     }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use proptest::prelude::*;
-use sluice::target::nginx::{read_upstream, set_weights, traffic_shares, EditError, ServerEntry};
+use sluice::target::nginx::{
+    read_upstream, set_address, set_weights, traffic_shares, EditError, ServerEntry,
+};
 
 const NAME: &str = "demo_backend";
 
@@ -523,6 +525,41 @@ proptest! {
             Err(EditError::ServerNotFound { .. })
         );
         prop_assert!(is_not_found);
+    }
+
+    /// A moved server (a track given a new port): only its address changes, byte for byte,
+    /// and moving it back gives the file it started from when the address was unquoted.
+    #[test]
+    fn a_moved_server_changes_only_its_address(c in conf(false, false), pick in 0usize..4, port in 20000u16..20004) {
+        let i = pick % c.servers.len();
+        let from = c.servers[i].addr.clone();
+        let to = format!("127.0.0.11:{port}");
+        let text = c.text();
+        let out = set_address(&text, NAME, &from, &to)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        // Expected: the fixed piece before server i's parameters ends with its written address.
+        let mut expected = String::new();
+        for (k, p) in c.pieces.iter().enumerate() {
+            match p {
+                Piece::Fixed(s) if matches!(c.pieces.get(k + 1), Some(Piece::Params(j)) if *j == i) => {
+                    let cut = s.rfind(from.as_str()).ok_or_else(|| TestCaseError::fail("address not in its piece"))?;
+                    let cut = if s[..cut].ends_with('"') { cut - 1 } else { cut };
+                    expected.push_str(&s[..cut]);
+                    expected.push_str(&to);
+                }
+                Piece::Fixed(s) => expected.push_str(s),
+                Piece::Params(j) => expected.push_str(&c.servers[*j].params),
+            }
+        }
+        prop_assert_eq!(&out, &expected);
+        let back = set_address(&out, NAME, &to, &from).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(read_upstream(&back, NAME).ok(), read_upstream(&text, NAME).ok());
+        // Onto an address the upstream already has: refused.
+        if c.servers.len() > 1 {
+            let other = c.servers[(i + 1) % c.servers.len()].addr.clone();
+            let refused = matches!(set_address(&text, NAME, &from, &other), Err(EditError::ServerTwice { .. }));
+            prop_assert!(refused);
+        }
     }
 
     /// Shares are percentages of the live servers' weights.

@@ -59,19 +59,22 @@ impl MetricProvider for NginxLogProvider {
                 hosts
                     .iter()
                     .zip(cursors.iter_mut())
-                    .map(|(h, c)| async move { h.poll_log(c).await }),
+                    .map(|(h, c)| async move {
+                        h.resolve_ports().await?;
+                        h.poll_log(c).await
+                    }),
             )
             .await;
             let mut problems = Vec::new();
             for (h, r) in hosts.iter().zip(results) {
                 match r {
                     Ok(Some(entries)) => {
-                        let stable = h.server_addr(TrackName::Stable);
-                        let canary = h.server_addr(TrackName::Canary);
+                        let stable = h.server_addr(TrackName::Stable).ok();
+                        let canary = h.server_addr(TrackName::Canary).ok();
                         for e in entries {
-                            if e.upstream == stable {
+                            if Some(&e.upstream) == stable.as_ref() {
                                 windows[0].add(e.sample);
-                            } else if e.upstream == canary {
+                            } else if Some(&e.upstream) == canary.as_ref() {
                                 windows[1].add(e.sample);
                             }
                         }

@@ -18,6 +18,7 @@ pub use duration::parse_duration;
 pub use model::*;
 pub use safety::*;
 pub(crate) use validate::did_you_mean;
+pub use validate::is_name;
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {

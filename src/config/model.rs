@@ -80,6 +80,44 @@ pub struct Host {
     pub environment: String,
     /// A forbidden host is never touched by a rollout.
     pub forbidden: bool,
+    /// Where tracks with `port: auto` get their ports on this host (`ports:`).
+    pub ports: Option<HostPorts>,
+}
+
+/// A host's range for allocated ports and the registry file that records who holds which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostPorts {
+    pub range: crate::target::ports::PortRange,
+    /// Absolute path on the host (default `/var/lib/sluice/ports`).
+    pub registry: String,
+}
+
+/// The default `ports.registry`.
+pub const DEFAULT_PORT_REGISTRY: &str = "/var/lib/sluice/ports";
+
+/// A track's port: fixed in the config, or allocated from its host's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Fixed(u16),
+    Auto,
+}
+
+impl Port {
+    pub fn fixed(self) -> Option<u16> {
+        match self {
+            Port::Fixed(p) => Some(p),
+            Port::Auto => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Port::Fixed(p) => write!(f, "{p}"),
+            Port::Auto => f.write_str("auto"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +161,9 @@ pub struct Track {
     /// Env file written on the host with `SLUICE_VERSION=...`; default: beside the compose file,
     /// named `<project>.env`.
     pub env_file: Option<String>,
-    pub port: u16,
+    /// `auto`: allocated from the host's `ports.range` when the stack starts; the compose file
+    /// reads it as `${SLUICE_PORT}` (sluice writes it to the env file beside the version).
+    pub port: Port,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,7 @@ use crate::config::{Host, HostPaths, Service, Track};
 use crate::domain::{Split, TrackWeights, Version};
 
 mod checks;
+mod ports;
 mod warmup;
 pub use checks::{parse_df, parse_listeners, DiskFree};
 pub use warmup::{parse_warmup, WarmupReport};
@@ -105,6 +106,9 @@ pub struct ServiceOnHost<'a> {
     paths: HostPaths,
     /// The lease's fencing token every mutating command carries, or why there is none.
     fence: Result<u64, String>,
+    /// Each track's port (stable, canary): fixed ones from the config, `auto` ones once read
+    /// from the host's port registry.
+    ports: std::sync::Mutex<[Option<u16>; 2]>,
 }
 
 impl<'a> ServiceOnHost<'a> {
@@ -118,6 +122,10 @@ impl<'a> ServiceOnHost<'a> {
                 "no lease is held on service {}; take it before changing hosts",
                 service.name
             )),
+            ports: std::sync::Mutex::new([
+                service.stable.port.fixed(),
+                service.canary.port.fixed(),
+            ]),
         }
     }
 
@@ -179,9 +187,15 @@ impl<'a> ServiceOnHost<'a> {
         }
     }
 
-    /// `ADDR:PORT` of the track's server line in the upstream.
-    pub fn server_addr(&self, t: TrackName) -> String {
-        format!("{}:{}", self.host.backend_address, self.track(t).port)
+    /// `ADDR:PORT` of the track's server line in the upstream. A `port: auto` track's port is
+    /// known once the host's registry has been read (every upstream read does).
+    pub fn server_addr(&self, t: TrackName) -> Result<String, HostError> {
+        match self.port_of(t) {
+            Some(p) => Ok(format!("{}:{p}", self.host.backend_address)),
+            None => Err(self.err(format!(
+                "the {t} track's port is not known yet: the host's port registry has no record of it"
+            ))),
+        }
     }
 
     async fn run(&self, what: &str, script: String) -> Result<Output, HostError> {
@@ -195,9 +209,15 @@ impl<'a> ServiceOnHost<'a> {
 
     pub async fn read_upstream_text(&self) -> Result<String, HostError> {
         let f = quote(&self.paths.upstream_file);
-        let out = self
-            .run("read upstream file", format!("cat -- {f}"))
-            .await?;
+        let script = match self.registry_path() {
+            // One round trip: the upstream, then the registry that says where auto tracks are.
+            Some(reg) => format!(
+                "cat -- {f} || exit 1; printf '\\036'; cat -- {} 2>/dev/null; true",
+                quote(reg)
+            ),
+            None => format!("cat -- {f}"),
+        };
+        let out = self.run("read upstream file", script).await?;
         if !out.ok() {
             return Err(self.err(format!(
                 "cannot read {}: {}",
@@ -205,7 +225,15 @@ impl<'a> ServiceOnHost<'a> {
                 out.tail(3)
             )));
         }
-        Ok(out.stdout)
+        if self.registry_path().is_none() {
+            return Ok(out.stdout);
+        }
+        let (text, registry) = out
+            .stdout
+            .rsplit_once('\u{1e}')
+            .unwrap_or((&out.stdout, ""));
+        self.learn_ports(&self.parse_registry(registry)?);
+        Ok(text.to_string())
     }
 
     /// The weights the host's file holds now for the stable and canary servers.
@@ -213,7 +241,7 @@ impl<'a> ServiceOnHost<'a> {
         let servers = nginx::read_upstream(text, &self.paths.upstream)
             .map_err(|e| self.err(format!("{} on this host: {e}", self.paths.upstream_file)))?;
         let find = |t: TrackName| {
-            let addr = self.server_addr(t);
+            let addr = self.server_addr(t)?;
             servers
                 .iter()
                 .find(|s| s.addr == addr)
@@ -279,8 +307,8 @@ impl<'a> ServiceOnHost<'a> {
             &text,
             &self.paths.upstream,
             &[
-                (self.server_addr(TrackName::Stable), want.stable),
-                (self.server_addr(TrackName::Canary), want.canary),
+                (self.server_addr(TrackName::Stable)?, want.stable),
+                (self.server_addr(TrackName::Canary)?, want.canary),
             ],
         )
         .map_err(|e| self.err(format!("cannot edit {}: {e}", self.paths.upstream_file)))?;
@@ -290,7 +318,7 @@ impl<'a> ServiceOnHost<'a> {
                 self.service.health.timeout.as_secs_f64().max(0.1),
                 quote(&format!(
                     "http://{}{}",
-                    self.server_addr(t),
+                    self.server_addr(t)?,
                     self.service.health.path
                 ))
             ),
@@ -411,8 +439,13 @@ impl<'a> ServiceOnHost<'a> {
     /// Write the track's env file with the release version and `up -d` its stack.
     pub async fn stack_up(&self, t: TrackName, version: &Version) -> Result<(), HostError> {
         let env = self.track(t).env_file.clone().unwrap_or_default();
+        // A `port: auto` track gets its port first (and its upstream line moved there).
+        let port_line = match self.track(t).port {
+            crate::config::Port::Auto => format!("SLUICE_PORT={}\\n", self.claim_port(t).await?),
+            crate::config::Port::Fixed(_) => String::new(),
+        };
         let script = format!(
-            "{fence}set -e; umask 022; printf 'SLUICE_VERSION=%s\\n' {v} > {tmp}; mv -f {tmp} {env}; {c} up -d --remove-orphans 2>&1",
+            "{fence}set -e; umask 022; printf 'SLUICE_VERSION=%s\\n{port_line}' {v} > {tmp}; mv -f {tmp} {env}; {c} up -d --remove-orphans 2>&1",
             v = quote(version.as_str()),
             tmp = quote(&format!("{env}.sluice-new")),
             env = quote(&env),
@@ -438,10 +471,11 @@ impl<'a> ServiceOnHost<'a> {
         let env = self.track(t).env_file.clone().unwrap_or_default();
         // Without an env file compose cannot interpolate the image; give it a harmless one.
         let script = format!(
-            "{fence}set -e; [ -f {env} ] || printf 'SLUICE_VERSION=none\\n' > {env}; {c} down --remove-orphans 2>&1",
+            "{fence}set -e; [ -f {env} ] || printf 'SLUICE_VERSION=none\\n' > {env}; {c} down --remove-orphans 2>&1{release}",
             env = quote(&env),
             c = self.compose_prefix(t),
             fence = self.fence_prelude()?,
+            release = self.release_script(t),
         );
         let out = self.run(&format!("stop {t} stack"), script).await?;
         if out.code == 16 {
@@ -488,7 +522,7 @@ impl<'a> ServiceOnHost<'a> {
     /// stack's last log lines.
     pub async fn health(&self, t: TrackName, cancel: &CancellationToken) -> Result<(), HostError> {
         let h = &self.service.health;
-        let url = format!("http://{}{}", self.server_addr(t), h.path);
+        let url = format!("http://{}{}", self.addr_of(t).await?, h.path);
         let secs = h.timeout.as_secs_f64().max(0.1);
         let script = format!(
             "curl -sS -o /dev/null -m {secs:.1} -w '%{{http_code}}' {} 2>&1",
@@ -589,6 +623,20 @@ fn apply_script(
     test: &str,
     reload: &str,
 ) -> String {
+    apply_script_then(fence, file, expected_sha, precheck, test, reload, ":")
+}
+
+/// [`apply_script`] with `commit` run once the new file is live; if `commit` fails, the
+/// previous file is restored and reloaded (exit 13), so both happen or neither does.
+fn apply_script_then(
+    fence: &str,
+    file: &str,
+    expected_sha: &str,
+    precheck: &str,
+    test: &str,
+    reload: &str,
+    commit: &str,
+) -> String {
     let f = quote(file);
     format!(
         r#"set -u
@@ -601,6 +649,7 @@ chmod --reference="$bak" "$new" 2>/dev/null || true
 mv -f "$new" "$f" || {{ rm -f "$new"; exit 13; }}
 if ! out=$( {{ {test} ; }} 2>&1 ); then mv -f "$bak" "$f"; printf '%s\n' "$out" >&2; exit 11; fi
 if ! out=$( {{ {reload} ; }} 2>&1 ); then mv -f "$bak" "$f"; {{ {reload} ; }} >/dev/null 2>&1; printf '%s\n' "$out" >&2; exit 12; fi
+if ! out=$( {{ {commit} ; }} 2>&1 ); then mv -f "$bak" "$f"; {{ {reload} ; }} >/dev/null 2>&1; printf '%s\n' "$out" >&2; exit 13; fi
 cat -- "$f"
 "#
     )

@@ -3,6 +3,7 @@
 pub mod fence;
 pub mod host;
 pub mod nginx;
+pub mod ports;
 pub mod remote;
 pub mod ssh;
 

@@ -41,12 +41,13 @@ pub fn test_config() -> Config {
         region: None,
         environment: "staging".into(),
         forbidden: false,
+        ports: None,
     };
     let track = |t: &str, port| Track {
         project: format!("demo-{t}-{{host}}"),
         compose_file: format!("/srv/{{host}}/{t}.yml"),
         env_file: None,
-        port,
+        port: crate::config::Port::Fixed(port),
     };
     let svc = Service {
         name: "demo".into(),

@@ -45,6 +45,43 @@ fn check_address(v: &mut V, n: &Node, what: &str) -> Option<String> {
     }
 }
 
+/// `ports: { range: 20000-20099, registry: /var/lib/sluice/ports }`.
+fn host_ports(v: &mut V, f: &Fields, what: &str) -> Option<HostPorts> {
+    let what = format!("the ports of {what}");
+    let p = v.section(f, "ports", &what, &["range", "registry"])?;
+    let range = v.require(&p, "range", &what).and_then(|n| {
+        let s = match &n.value {
+            Value::Str(s) => s.clone(),
+            _ => {
+                v.err(n, "ports.range must be START-END, such as 20000-20099");
+                return None;
+            }
+        };
+        match crate::target::ports::PortRange::parse(&s) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                v.err(n, format!("ports.range: {e}"));
+                None
+            }
+        }
+    })?;
+    let registry = match p.get("registry") {
+        Some(n) => {
+            let s = v.abs_path(n, "ports.registry")?;
+            if s.contains('{') {
+                v.err(
+                    n,
+                    "ports.registry is a path on this host; it takes no placeholders",
+                );
+                return None;
+            }
+            s
+        }
+        None => DEFAULT_PORT_REGISTRY.to_string(),
+    };
+    Some(HostPorts { range, registry })
+}
+
 pub(super) fn hosts(
     v: &mut V,
     n: Option<&Node>,
@@ -150,6 +187,10 @@ pub(super) fn hosts(
             envs.iter().any(|x| x.name == e).then_some(e)
         });
         let forbidden = v.opt(&f, "forbidden", false, |v, n| v.boolean(n, "forbidden"));
+        let ports = match f.entry("ports") {
+            Some(_) => host_ports(v, &f, &what),
+            None => None,
+        };
         let (Some(name), Some(address), Some(environment), false) =
             (name, address, environment, duplicate)
         else {
@@ -168,6 +209,7 @@ pub(super) fn hosts(
             region,
             environment,
             forbidden,
+            ports,
         });
     }
     out

@@ -536,6 +536,7 @@ const HOST_KEYS: &[&str] = &[
     "region",
     "environment",
     "forbidden",
+    "ports",
 ];
 
 const SERVICE_KEYS: &[&str] = &[

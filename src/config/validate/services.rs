@@ -7,7 +7,7 @@ use super::*;
 pub(super) struct TrackParts {
     label: &'static str,
     project: Option<(String, Node)>,
-    port: Option<(u16, Node)>,
+    port: Option<(Port, Node)>,
     track: Option<Track>,
 }
 
@@ -27,9 +27,20 @@ fn track(v: &mut V, tracks: &Fields, key: &'static str, what: &str) -> Option<Tr
         .require(&f, "compose_file", &what)
         .and_then(|p| v.abs_path(p, "compose_file"));
     let env_file = f.get("env_file").and_then(|p| v.abs_path(p, "env_file"));
-    let port = v
-        .require(&f, "port", &what)
-        .and_then(|p| v.int(p, "port", 1, 65535).map(|x| (x as u16, p.clone())));
+    let port = v.require(&f, "port", &what).and_then(|p| {
+        if p.value == Value::Str("auto".into()) {
+            return Some((Port::Auto, p.clone()));
+        }
+        if matches!(p.value, Value::Str(_)) {
+            v.err(
+                p,
+                "port must be a number (1-65535) or `auto` (allocated from the host's ports.range)",
+            );
+            return None;
+        }
+        v.int(p, "port", 1, 65535)
+            .map(|x| (Port::Fixed(x as u16), p.clone()))
+    });
     let track = match (&project, compose_file, &port) {
         (Some((project, _)), Some(compose_file), Some((port, _))) => Some(Track {
             project: project.clone(),
@@ -263,7 +274,7 @@ pub(super) fn services(
             of("stable").and_then(|t| t.port.as_ref()),
             of("canary").and_then(|t| t.port.as_ref()),
         ) {
-            if sp == cp {
+            if sp == cp && *sp != Port::Auto {
                 v.err(
                     cn,
                     format!(
@@ -280,7 +291,36 @@ pub(super) fn services(
             let Some((port, node)) = &t.port else {
                 continue;
             };
+            let Port::Fixed(port) = port else {
+                for h in &service_hosts {
+                    match hosts.iter().find(|x| &x.name == h) {
+                        Some(host) if host.ports.is_none() => v.err(
+                            node,
+                            format!(
+                                "port: auto needs a port range on host {h}; add `ports: {{ range: 20000-20099 }}` to it, or give the {} track a fixed port",
+                                t.label
+                            ),
+                        ),
+                        _ => {}
+                    }
+                }
+                continue;
+            };
             for h in &service_hosts {
+                if let Some(r) = hosts
+                    .iter()
+                    .find(|x| &x.name == h)
+                    .and_then(|x| x.ports.as_ref())
+                    .filter(|p| p.range.contains(*port))
+                {
+                    v.err(
+                        node,
+                        format!(
+                            "port {port} is inside host {h}'s ports.range {}, where sluice hands out ports; choose a port outside it or `port: auto`",
+                            r.range
+                        ),
+                    );
+                }
                 let key = (h.clone(), *port);
                 match ports.get(&key) {
                     // The same service: stable == canary is reported above.

@@ -95,7 +95,11 @@ impl ServiceOnHost<'_> {
     /// Is anything listening where the track's stack must bind? (Asked when our own stack
     /// for that track is not running: then any listener is a stranger.)
     pub async fn port_free(&self, t: TrackName) -> Result<(), HostError> {
-        let port = self.track(t).port;
+        let port = match self.track(t).port {
+            crate::config::Port::Fixed(p) => p,
+            // Allocated when the stack starts: check that the range has one to give.
+            crate::config::Port::Auto => return self.port_plan(t).await.map(|_| ()),
+        };
         let out = self
             .run("list listening ports", "ss -Hltn 2>&1".to_string())
             .await?;

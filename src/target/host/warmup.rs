@@ -74,7 +74,7 @@ impl ServiceOnHost<'_> {
     /// Send the warm-up to the track from the host: `requests` GETs of `path`,
     /// `concurrency` at a time, each bounded by `timeout`.
     pub async fn warm_up(&self, t: TrackName, w: &Warmup) -> Result<WarmupReport, HostError> {
-        let url = format!("http://{}{}", self.server_addr(t), w.path);
+        let url = format!("http://{}{}", self.addr_of(t).await?, w.path);
         let secs = w.timeout.as_secs_f64().max(0.1);
         // curl's own failures are lines too (`000 …`); only missing tools fail the script.
         let script = format!(

@@ -367,6 +367,56 @@ pub fn set_weights(
     Ok(out)
 }
 
+/// Rewrite `text` so that the server `from` of `upstream NAME` is at address `to` instead
+/// (its parameters, and every other byte of the file, stay as they are). Used when a track with
+/// an allocated port moves to a new port. `from` must be in the upstream exactly once and `to`
+/// not at all; moving a server to where it already is gives the same text.
+pub fn set_address(text: &str, upstream: &str, from: &str, to: &str) -> Result<String, EditError> {
+    let servers = locate(text, upstream)?;
+    if from == to {
+        find_server(&servers, upstream, from)?;
+        return Ok(text.to_string());
+    }
+    let mut expected: Vec<ServerEntry> = servers
+        .iter()
+        .map(|s| s.entry(upstream))
+        .collect::<Result<_, _>>()?;
+    if servers.iter().any(|s| s.addr == to) {
+        return Err(EditError::ServerTwice {
+            upstream: upstream.to_string(),
+            addr: to.to_string(),
+        });
+    }
+    let valid = !to.is_empty()
+        && to
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'));
+    if !valid {
+        return Err(EditError::NotVerified {
+            upstream: upstream.to_string(),
+            detail: format!("`{to}` is not an address sluice writes"),
+        });
+    }
+    let i = find_server(&servers, upstream, from)?;
+    expected[i].addr = to.to_string();
+    let edit = Edit {
+        span: servers[i].addr_span.clone(),
+        with: to.to_string(),
+    };
+    let out = apply(text, vec![edit], upstream)?;
+    let got = read_upstream(&out, upstream).map_err(|e| EditError::NotVerified {
+        upstream: upstream.to_string(),
+        detail: e.to_string(),
+    })?;
+    if got != expected {
+        return Err(EditError::NotVerified {
+            upstream: upstream.to_string(),
+            detail: format!("expected {expected:?}, read {got:?}"),
+        });
+    }
+    Ok(out)
+}
+
 fn find_server(servers: &[Server], upstream: &str, addr: &str) -> Result<usize, EditError> {
     let mut matching = servers
         .iter()
