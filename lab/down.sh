@@ -17,13 +17,13 @@ if docker info >/dev/null 2>&1; then
     # Compose projects demo-stable-web-N and demo-canary-web-N, whoever started them (lab or
     # sluice), and anything else labelled as the lab's.
     ids=$(docker ps -a --format '{{.ID}} {{.Label "com.docker.compose.project"}} {{.Label "sluice.lab"}}' \
-        | awk '$2 ~ /^demo-(stable|canary)-web-[0-9]+$/ || $3 == "1" { print $1 }')
+        | awk '$2 ~ /^(demo|shop)-(stable|canary)-web-[0-9]+$/ || $3 == "1" { print $1 }')
     if [ -n "$ids" ]; then
         # shellcheck disable=SC2086
         docker rm -f $ids >/dev/null || warn "docker rm -f failed"
         note "removed $(echo "$ids" | wc -l) container(s)"
     fi
-    nets=$(docker network ls --format '{{.Name}}' | grep -E '^demo-(stable|canary)-web-[0-9]+_default$' || true)
+    nets=$(docker network ls --format '{{.Name}}' | grep -E '^(demo|shop)-(stable|canary)-web-[0-9]+_default$' || true)
     if [ -n "$nets" ]; then
         # shellcheck disable=SC2086
         docker network rm $nets >/dev/null || warn "docker network rm failed"

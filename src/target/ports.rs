@@ -227,11 +227,15 @@ pub fn allocate(
                     .iter()
                     .filter(|r| r.state == PortState::Held && range.contains(r.port))
                     .count();
+                let others = range.len().saturating_sub(held);
+                let others = if others > 0 {
+                    format!(", {others} in use by other programs")
+                } else {
+                    String::new()
+                };
                 return Err(format!(
-                    "no port of range {range} is free for {service} {track}: {held} held by sluice, \
-                     the other {} in use by other programs; widen the host's ports.range or remove \
-                     stacks that are no longer needed",
-                    range.len().saturating_sub(held)
+                    "no port of range {range} is free for {service} {track}: {held} held by sluice{others}; \
+                     widen the host's ports.range or remove stacks that are no longer needed"
                 ));
             }
         }
