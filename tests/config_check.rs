@@ -1389,6 +1389,6 @@ fn allocated_ports_need_a_range_and_keep_out_of_fixed_ones() {
         &errors(&text),
         &text,
         "port: @@any",
-        "a number (1-65535) or `auto`",
+        "port must be a whole number, found the string `any`",
     );
 }

@@ -286,6 +286,58 @@ fn restart(cfg: &Path, version: &str) -> String {
 }
 
 #[test]
+fn kill_9_mid_bake_and_resume_walks_the_remaining_steps_to_promote() {
+    let _lab = lab();
+    let (cfg, _store) = durable_config("resume");
+    let mut d = Deploy::start(
+        &cfg,
+        &["demo", "--version", "1.2.0", "--strategy", "canary-fast"],
+    );
+    let ev = d.until("step-reached");
+    assert_eq!(ev["canary_percent"], 10);
+    let id = ev["deployment"].clone();
+    kill9(&mut d);
+    // `resume` recovers it (paused at step 1), re-bakes step 1, then 40 % and 70 %, then
+    // promotes (canary-fast), under a new lease, as the same deployment.
+    let out = run(sluice(&cfg).args(["resume", "demo", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "resumed to the end");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let steps: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "step-reached")
+        .map(|e| (e["step"].clone(), e["canary_percent"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (1.into(), 10.into()),
+            (2.into(), 40.into()),
+            (3.into(), 70.into())
+        ],
+        "step 1 baked again, then the rest"
+    );
+    assert!(events
+        .iter()
+        .filter(|e| e["event"] == "step-reached")
+        .all(|e| e["deployment"] == id));
+    assert_baseline("1.2.0");
+    let h = history(&cfg);
+    assert_eq!(h.len(), 1, "the same deployment, not a new one");
+    assert_eq!(h[0]["state"], "succeeded");
+    nginx_t_everywhere();
+    // Nothing is left to resume.
+    let out = run(sluice(&cfg).args(["resume", "demo"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment in flight"));
+    assert!(run(sluice(&cfg).args(["audit", "--verify"]))
+        .status
+        .success());
+}
+
+#[test]
 fn kill_9_during_a_weight_change_recovers_paused_and_rolls_back_cleanly() {
     let _lab = lab();
     let (cfg, _store) = durable_config("weight");

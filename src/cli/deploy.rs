@@ -96,7 +96,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
     }
 
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
-    let mut events = handle.subscribe();
+    let events = handle.subscribe();
     // A notifier without its secret stops the deploy before anything moves.
     let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
         Ok(d) => d,
@@ -105,16 +105,57 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let id = match handle
-        .send(Command::Deploy {
-            service: service.clone(),
-            version,
-            strategy,
-            operator: operator(),
-            override_reason,
+    let command = Command::Deploy {
+        service: service.clone(),
+        version,
+        strategy,
+        operator: operator(),
+        override_reason,
+    };
+    follow(handle, events, notifications, service, json, command).await
+}
+
+/// `sluice resume SERVICE`: the engine recovers what the journal has in flight (as it does on
+/// every start), then continues the service's paused deployment through its remaining steps.
+pub async fn resume(ctx: Ctx, service: String, json: bool) -> ExitCode {
+    let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    let mut events = handle.subscribe();
+    let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}\nsluice: nothing was changed");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    // The engine answers its first command after recovery: show what recovery found (its
+    // "waits for a decision" is the state being resumed, not an answer to this command).
+    let _ = handle
+        .send(Command::Refresh {
+            service: Some(service.clone()),
         })
-        .await
-    {
+        .await;
+    while let Ok(ev) = events.try_recv() {
+        if ev.service == service && !matches!(ev.kind, EventKind::HostObserved { .. }) {
+            print_event(&ev, json);
+        }
+    }
+    let command = Command::Resume {
+        service: service.clone(),
+    };
+    follow(handle, events, notifications, service, json, command).await
+}
+
+/// Send `command` (a deploy or a resume) and print the deployment's events until it ends or
+/// waits for a decision; the exit code says which.
+async fn follow(
+    handle: crate::engine::EngineHandle,
+    mut events: tokio::sync::broadcast::Receiver<crate::engine::Event>,
+    notifications: Option<crate::notify::Dispatcher>,
+    service: String,
+    json: bool,
+    command: Command,
+) -> ExitCode {
+    let id = match handle.send(command).await {
         Ok(Reply::Started(id)) => id,
         Ok(Reply::Accepted) => 0,
         Err(e @ EngineError::Refused { .. }) => {

@@ -90,6 +90,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Continue a deployment left paused by a crash (recovered) through its remaining steps.
+    Resume {
+        service: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the running canary the new stable.
     Promote {
         service: String,

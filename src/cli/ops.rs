@@ -38,6 +38,12 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             deploy::run(ctx.clone(), service, version, opts).await
         }
         Cmd::Status { service, json } => status(ctx, service, json).await,
+        Cmd::Resume { service, json } => {
+            if known(ctx, &service).is_none() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            deploy::resume(ctx.clone(), service, json).await
+        }
         Cmd::Rollback {
             service,
             all,

@@ -105,6 +105,9 @@ pub fn human(e: &Event) -> String {
             ),
             None => format!("step {step}/{of}: every host at {canary_percent} % canary"),
         },
+        EventKind::WeightSet { canary_percent } => {
+            format!("canary set by hand to {canary_percent} % on every host")
+        }
         EventKind::VerifyStarted { hosts, until } => format!(
             "green healthy beside blue on {}; verifying{} (no traffic yet)",
             hosts.join(", "),

@@ -76,6 +76,10 @@ pub enum EventKind {
         canary_percent: u8,
         bake_until: Option<DateTime<Utc>>,
     },
+    /// The operator set the canary's share by hand (`weight`, `+`/`-`); every host verified.
+    WeightSet {
+        canary_percent: u8,
+    },
     /// Blue/green: green is healthy on every host beside blue and is verified (health, and
     /// analysis when configured) until `until`, without traffic.
     VerifyStarted {

@@ -3,10 +3,9 @@
 //! in flight), asks the pure policy, and emits the risk assessment, a refusal, or an override.
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use super::event::{Emitter, Event, EventKind};
-use super::history::History;
+use super::event::{Emitter, EventKind};
 use super::snapshot::{ServiceSnapshot, Snapshot};
 use super::EngineError;
 use crate::config::Config;
@@ -16,7 +15,6 @@ use crate::policy::{self, facts::Known, Decision, Load, Refusal};
 /// Reads the engine's picture for the policy. Cheap to clone.
 #[derive(Clone)]
 pub struct Gate {
-    history: watch::Receiver<History>,
     snapshot: watch::Receiver<Snapshot>,
 }
 
@@ -28,25 +26,8 @@ pub struct Admitted {
 }
 
 impl Gate {
-    /// Follow the engine's events for the history factor.
-    pub fn start(events: &broadcast::Sender<Event>, snapshot: watch::Receiver<Snapshot>) -> Gate {
-        let (tx, rx) = watch::channel(History::default());
-        let mut sub = events.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match sub.recv().await {
-                    Ok(e) => tx.send_modify(|h| h.apply(&e)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!("deployment history lagged by {n} events");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
-        Gate {
-            history: rx,
-            snapshot,
-        }
+    pub fn start(snapshot: watch::Receiver<Snapshot>) -> Gate {
+        Gate { snapshot }
     }
 
     /// Judge a deploy. A refusal without an override emits the assessment and the refusal
@@ -60,6 +41,7 @@ impl Gate {
         strategy: Option<&str>,
         override_reason: Option<&str>,
         in_flight: usize,
+        history: policy::HistoryStats,
         now: DateTime<Utc>,
         em: &Emitter,
     ) -> Result<Admitted, EngineError> {
@@ -67,7 +49,7 @@ impl Gate {
         let known = Known {
             now,
             image_change: image_change(snap.as_ref(), version),
-            history: self.history.borrow().stats(service),
+            history,
             stable_error_rate: snap
                 .as_ref()
                 .and_then(|s| stable_error_rate(config, s, now)),

@@ -7,7 +7,6 @@ pub mod approval;
 pub mod checks;
 pub mod event;
 pub mod gate;
-pub mod history;
 pub mod journal;
 pub mod lease;
 pub mod ops;
@@ -221,7 +220,7 @@ impl Engine {
         });
 
         crate::metrics::attach(&events);
-        let gate = gate::Gate::start(&events, snap_rx.clone());
+        let gate = gate::Gate::start(snap_rx.clone());
         let engine = Engine {
             gate,
             ctx: Ctx::new(config, remote),
@@ -357,7 +356,14 @@ impl Engine {
                 Ok(Reply::Accepted)
             }
             Command::Pause { service } => self.control(&service, Control::Pause).await,
-            Command::Resume { service } => self.control(&service, Control::Resume).await,
+            Command::Resume { service } => {
+                self.check_service(&service)?;
+                if self.active.contains_key(&service) {
+                    self.control(&service, Control::Resume).await
+                } else {
+                    self.resume_recovered(service)
+                }
+            }
             Command::Promote { service } => {
                 self.check_service(&service)?;
                 if self.active.contains_key(&service) {
@@ -454,6 +460,10 @@ impl Engine {
             asked_strategy.as_deref(),
             override_reason.as_deref(),
             in_flight.len(),
+            // The history factor: every process's deployments of this service, from the journal.
+            store
+                .history_stats(&service)
+                .map_err(|e| EngineError::Store(e.to_string()))?,
             chrono::Utc::now(),
             &self.emitter(&service, None),
         )?;
@@ -538,6 +548,94 @@ impl Engine {
             cancel.clone(),
         )
         .with_approval(need);
+        self.launch(
+            service, id, rollout, held, store, control_tx, state_tx, state_rx, cancel,
+        );
+        Ok(Reply::Started(id))
+    }
+
+    /// Continue a deployment that recovery left paused (after a crash) through its remaining
+    /// steps, under a new lease, with its journal and id. The rollout re-reads the hosts first
+    /// and stays paused when they no longer carry one of its steps.
+    fn resume_recovered(&mut self, service: String) -> Result<Reply, EngineError> {
+        let store = self.store.clone().map_err(EngineError::Store)?;
+        let d = store
+            .in_flight()
+            .map_err(|e| EngineError::Store(e.to_string()))?
+            .into_iter()
+            .rfind(|d| d.service == service && d.state == DeploymentState::Paused)
+            .ok_or_else(|| EngineError::NothingInFlight(service.clone()))?;
+        let strategy = self
+            .ctx
+            .config
+            .strategies
+            .get(&d.strategy)
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::UnknownStrategy(
+                    d.strategy.clone(),
+                    names(self.ctx.config.strategies.keys()),
+                )
+            })?;
+        let version = Version::parse(&d.version)
+            .map_err(|e| EngineError::Store(format!("deployment #{} has version {e}", d.id)))?;
+        let svc = self.ctx.config.services[&service].clone();
+        let operator = crate::cli::operator();
+        let cancel = CancellationToken::new();
+        let on_lost = {
+            let cancel = cancel.clone();
+            move |_why: String| cancel.cancel()
+        };
+        let held = lease::take(
+            &store,
+            &self.ctx.fences,
+            &service,
+            &operator,
+            format!("resume deployment #{} of {service} {version}", d.id),
+            None,
+            on_lost,
+        )
+        .map_err(|e| match e {
+            crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
+            other => EngineError::Store(other.to_string()),
+        })?;
+        let id = d.id;
+        let em = self
+            .emitter(&service, Some(id))
+            .with_sink(held.recorder(&operator, Some(id)));
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let (state_tx, state_rx) = watch::channel(DeploymentState::Paused);
+        let rollout = rollout::Rollout::new(
+            self.ctx.clone(),
+            svc,
+            version,
+            strategy,
+            em,
+            control_rx,
+            cancel.clone(),
+        )
+        .resuming(d);
+        self.launch(
+            service, id, rollout, held, store, control_tx, state_tx, state_rx, cancel,
+        );
+        Ok(Reply::Started(id))
+    }
+
+    /// Run a rollout as the service's active deployment: its state followed for `Busy`
+    /// answers, its lease held until it ends, its end reported to the engine.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &mut self,
+        service: String,
+        id: u64,
+        rollout: rollout::Rollout,
+        held: lease::HeldLease,
+        store: Arc<Store>,
+        control_tx: mpsc::Sender<Control>,
+        state_tx: watch::Sender<DeploymentState>,
+        state_rx: watch::Receiver<DeploymentState>,
+        cancel: CancellationToken,
+    ) {
         // Track the deployment's state for `Busy` answers from the event stream.
         let mut sub = self.events.subscribe();
         tokio::spawn(async move {
@@ -554,7 +652,7 @@ impl Engine {
         });
         let done = self.internal_tx.clone();
         let name = service.clone();
-        let approvals = store.clone();
+        let approvals = store;
         let rollback_asked = Arc::new(std::sync::Mutex::new(None::<String>));
         let asked = rollback_asked.clone();
         tokio::spawn(async move {
@@ -585,7 +683,6 @@ impl Engine {
                 state: state_rx,
             },
         );
-        Ok(Reply::Started(id))
     }
 
     /// Roll back one service now. With a deployment in flight, its task is cancelled wherever

@@ -425,5 +425,9 @@ pub async fn set_split_running(
     }
     set_split(ctx, svc, split, em)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    em.emit(EventKind::WeightSet {
+        canary_percent: split.canary_percent(),
+    });
+    Ok(())
 }

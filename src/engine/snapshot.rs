@@ -163,6 +163,11 @@ impl Snapshot {
                     d.bake_until = None;
                 }
             }
+            EventKind::WeightSet { canary_percent } => {
+                if let Some(d) = deployment(svc, e) {
+                    d.canary_percent = *canary_percent;
+                }
+            }
             EventKind::StepReached {
                 step,
                 canary_percent,

@@ -103,6 +103,10 @@ impl Tracker {
                 step = Some([*s, *of]);
                 NotifyEvent::Step
             }
+            EventKind::WeightSet { canary_percent } => {
+                k.canary_percent = Some(*canary_percent);
+                NotifyEvent::Step
+            }
             EventKind::WeightsVerified { canary_percent, .. } => {
                 k.canary_percent = Some(*canary_percent);
                 return None;
@@ -206,6 +210,7 @@ pub fn text(m: &Message) -> String {
             (Some([s, of]), Some(p)) => {
                 format!("➡️ {who} in {env}: step {s}/{of}, canary at {p} % of traffic")
             }
+            (None, Some(p)) => format!("🎚️ {who} in {env}: canary set by hand to {p} % of traffic"),
             _ => format!("➡️ {who} in {env}: next step"),
         },
         NotifyEvent::ApprovalNeeded
@@ -374,6 +379,36 @@ mod tests {
             .unwrap();
         assert_eq!(f.version.as_deref(), Some("2"));
         assert_eq!(f.canary_percent, Some(0));
+    }
+
+    #[test]
+    fn a_weight_set_by_hand_is_announced_as_a_step() {
+        let mut t = Tracker::default();
+        t.on_event(
+            &ev(
+                Some(3),
+                EventKind::DeployStarted {
+                    version: "1.2.0".into(),
+                    strategy: "canary-manual".into(),
+                    operator: "alice".into(),
+                    hosts: vec![],
+                    steps: vec![],
+                },
+            ),
+            "staging",
+        );
+        let m = t
+            .on_event(
+                &ev(Some(3), EventKind::WeightSet { canary_percent: 50 }),
+                "staging",
+            )
+            .unwrap();
+        assert_eq!(m.event, NotifyEvent::Step);
+        assert!(
+            m.text.contains("canary set by hand to 50 % of traffic"),
+            "{}",
+            m.text
+        );
     }
 
     #[test]

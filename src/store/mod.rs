@@ -8,6 +8,7 @@
 
 pub mod approvals;
 pub mod audit;
+mod history;
 pub mod journal;
 pub mod lease;
 

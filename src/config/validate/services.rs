@@ -31,13 +31,6 @@ fn track(v: &mut V, tracks: &Fields, key: &'static str, what: &str) -> Option<Tr
         if p.value == Value::Str("auto".into()) {
             return Some((Port::Auto, p.clone()));
         }
-        if matches!(p.value, Value::Str(_)) {
-            v.err(
-                p,
-                "port must be a number (1-65535) or `auto` (allocated from the host's ports.range)",
-            );
-            return None;
-        }
         v.int(p, "port", 1, 65535)
             .map(|x| (Port::Fixed(x as u16), p.clone()))
     });

@@ -19,8 +19,19 @@ impl Rollout {
         bake: Duration,
         finally: Finally,
     ) -> Result<(), Stop> {
+        self.canary_from(0, steps, bake, finally).await
+    }
+
+    /// The canary's steps from index `first` on (a resumed deployment re-bakes its step).
+    pub(super) async fn canary_from(
+        &mut self,
+        first: usize,
+        steps: Vec<u8>,
+        bake: Duration,
+        finally: Finally,
+    ) -> Result<(), Stop> {
         let of = steps.len();
-        for (i, pct) in steps.iter().enumerate() {
+        for (i, pct) in steps.iter().enumerate().skip(first) {
             let split = Split::new(*pct).unwrap_or(Split::STABLE);
             self.em.emit(EventKind::StepStarted {
                 step: i + 1,
@@ -100,7 +111,9 @@ impl Rollout {
                 j.summary
             ))),
             other => {
-                let why = other.map_or("no judgement yet".to_string(), |j| j.summary);
+                let why = other.map_or("no judgement since the bake ended".to_string(), |j| {
+                    j.summary
+                });
                 match self.ctx.config.analysis.on_inconclusive {
                     OnInconclusive::Rollback => Err(Stop::Rollback(format!(
                         "analysis of the canary was not conclusive ({why}) and on_inconclusive is rollback"

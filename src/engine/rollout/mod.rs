@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 mod approval;
 mod bluegreen;
 mod canary;
+mod resume;
 mod rolling;
 
 pub use approval::ApprovalNeed;
@@ -52,6 +53,8 @@ pub struct Rollout {
     rollback_hosts: Option<Vec<String>>,
     /// The approval to wait for before the first traffic step, if one is needed.
     approval: Option<ApprovalNeed>,
+    /// A recovered deployment to continue (see `resume.rs`) instead of a new one.
+    resume: Option<crate::store::DeploymentRecord>,
 }
 
 /// Why the drive loop stopped early.
@@ -88,6 +91,7 @@ impl Rollout {
             analysis_stop: CancellationToken::new(),
             rollback_hosts: None,
             approval: None,
+            resume: None,
         }
     }
 
@@ -153,6 +157,9 @@ impl Rollout {
     }
 
     async fn drive(&mut self) -> Result<(), Stop> {
+        if let Some(d) = self.resume.take() {
+            return self.drive_resumed(d).await;
+        }
         let svc = self.service.clone();
         self.go(Transition::Validate);
         let validated = match ops::validate(&self.ctx, &svc, &self.version, &self.em).await {
@@ -324,6 +331,9 @@ impl Rollout {
             Control::SetWeight(p) => {
                 let split = Split::new(p).unwrap_or(self.split);
                 self.move_traffic(split).await?;
+                self.em.emit(EventKind::WeightSet {
+                    canary_percent: split.canary_percent(),
+                });
                 Ok(false)
             }
             Control::Rollback(reason) => Err(Stop::Rollback(reason)),
