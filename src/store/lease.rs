@@ -146,11 +146,17 @@ impl ProcessProbe for ProcProbe {
     }
 }
 
+/// The start time of a live process; `None` for a zombie (`Z`) or a dead one (`X`, `x`): a
+/// holder killed with `kill -9` whose parent has not reaped it yet is dead all the same.
 fn parse_start_time(stat: &str) -> Option<u64> {
     // The command name (field 2) may hold spaces and parentheses; fields resume after the
-    // last ')'. Field 3 is the first after it, so field 22 is the 20th.
+    // last ')'. Field 3 (the state) is the first after it, so field 22 is the 20th.
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 pub fn machine_name() -> String {

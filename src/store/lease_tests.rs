@@ -138,6 +138,9 @@ fn release_only_drops_ones_own_token() {
 fn start_time_is_field_22() {
     let stat = "1234 (a (weird) name) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242 19";
     assert_eq!(parse_start_time(stat), Some(4242));
+    // A zombie (killed, not yet reaped) holds nothing.
+    let zombie = stat.replace(") S ", ") Z ");
+    assert_eq!(parse_start_time(&zombie), None);
     let me = ProcProbe.start_time(std::process::id());
     assert!(me.is_some());
 }

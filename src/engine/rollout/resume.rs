@@ -23,6 +23,8 @@ impl Rollout {
     }
 
     pub(super) async fn drive_resumed(&mut self, d: DeploymentRecord) -> Result<(), Stop> {
+        // Until the hosts are read: the split the journal last asked for.
+        self.split = Split::new(d.canary_percent.unwrap_or(0)).unwrap_or(Split::STABLE);
         let StrategyKind::Canary {
             steps,
             bake,
@@ -60,6 +62,14 @@ impl Rollout {
                 canary_percent,
                 step: Some(step),
             } => (canary_percent, step),
+            Outcome::Paused { canary_percent, .. } => {
+                self.split = Split::new(canary_percent).unwrap_or(self.split);
+                return self.stay_paused(format!(
+                    "deployment #{} is paused at {canary_percent} %, which is not a step of {}; \
+                     promote it, set a weight, or roll it back",
+                    d.id, d.strategy
+                ));
+            }
             _ => {
                 return self.stay_paused(format!(
                     "deployment #{} cannot continue through its steps: {}",
