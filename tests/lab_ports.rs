@@ -85,6 +85,11 @@ fn nginx_t(host: &str) {
 
 /// The lab config (no metric source) with a port range on every host and the `shop` service.
 fn shop_config(dir: &Path, range: &str) -> PathBuf {
+    shop_config_with(dir, range, "")
+}
+
+/// As [`shop_config`], with `extra` lines added to shop's `nginx:` section.
+fn shop_config_with(dir: &Path, range: &str, extra: &str) -> PathBuf {
     let mut text = std::fs::read_to_string(mechanics_config()).unwrap();
     for (i, h) in HOSTS.iter().enumerate() {
         let region = if i < 2 { "lab-a" } else { "lab-b" };
@@ -107,7 +112,7 @@ fn shop_config(dir: &Path, range: &str) -> PathBuf {
       upstream: shop_backend
       test: "/usr/sbin/nginx -p {LAB}/hosts/{{host}}/nginx/ -c nginx.conf -e logs/error.log -t -q"
       reload: "/usr/sbin/nginx -p {LAB}/hosts/{{host}}/nginx/ -c nginx.conf -e logs/error.log -s reload"
-    tracks:
+{extra}    tracks:
       stable: {{ project: "shop-stable-{{host}}", compose_file: "{LAB}/hosts/{{host}}/srv/shop/stable.yml", port: auto }}
       canary: {{ project: "shop-canary-{{host}}", compose_file: "{LAB}/hosts/{{host}}/srv/shop/canary.yml", port: auto }}
     compose: docker-compose
@@ -313,4 +318,69 @@ fn an_exhausted_range_or_a_broken_registry_is_refused_before_anything_changes() 
         err.contains("web-3") && err.contains("srv/ports: line 2"),
         "{err}"
     );
+}
+
+#[test]
+fn analysis_follows_a_canary_to_its_new_port() {
+    let _lab = shop_lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = shop_config_with(
+        dir.path(),
+        "20000-20009",
+        &format!("      access_log: \"{LAB}/hosts/{{host}}/nginx/logs/shop-access.log\"\n"),
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("  interval: 10s", "  interval: 1s")
+        .replace("  window: 1m", "  window: 5s")
+        .replace("  min_requests: 50", "  min_requests: 10");
+    std::fs::write(&cfg, text).unwrap();
+    for h in HOSTS {
+        let f = registry_file(h);
+        let mut text = std::fs::read_to_string(&f).unwrap();
+        text.push_str("20001 cart canary held\n");
+        std::fs::write(&f, text).unwrap();
+    }
+    let load: Vec<std::process::Child> = HOSTS
+        .iter()
+        .map(|h| {
+            Command::new("wrk")
+                .args([
+                    "-t1",
+                    "-c2",
+                    "-d40s",
+                    &format!("http://{}:8090/", host_ip(h)),
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("wrk (installed by lab/up.sh)")
+        })
+        .collect();
+    let mut d = Deploy::start(
+        &cfg,
+        &["shop", "--version", "1.2.0", "--strategy", "canary-fast"],
+    );
+    // The canary moved to 20002; its requests, logged by nginx as 127.0.0.1N:20002, are the
+    // canary's: judged, with requests counted, and the rollout walks to promote.
+    let judged = loop {
+        let e = d.until("analysis");
+        if e["track"] == "canary" && e["requests"].as_u64().unwrap_or(0) > 0 {
+            break e;
+        }
+    };
+    assert_eq!(judged["verdict"], "pass", "{judged}");
+    let (code, _) = d.finish();
+    for mut w in load {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!(code, Some(0), "promoted");
+    for h in HOSTS {
+        assert_eq!(record(h, "canary"), Some((20002, "free".into())), "{h}");
+        assert_eq!(
+            container(&format!("shop-stable-{h}")),
+            Some(("1.2.0".into(), true))
+        );
+        nginx_t(h);
+    }
 }
