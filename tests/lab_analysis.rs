@@ -4,8 +4,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::load::Load;
 use common::*;
 
 /// The lab config with a fast analysis loop and a strategy that promotes after two steps.
@@ -22,36 +23,6 @@ fn judged_config(dir: &std::path::Path) -> PathBuf {
     let p = dir.join("judged.yaml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// wrk against every host's nginx, for a bounded time; killed on drop.
-struct Load(Vec<Child>);
-
-impl Load {
-    fn start(secs: u32) -> Load {
-        Load(
-            HOSTS
-                .iter()
-                .map(|h| {
-                    Command::new("wrk")
-                        .args(["-t1", "-c8", &format!("-d{secs}s"), "--timeout", "5s"])
-                        .arg(format!("http://{}:8080/", host_ip(h)))
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .unwrap_or_else(|e| panic!("cannot run wrk ({e}); install it with `apt-get install wrk` (lab/up.sh does)"))
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 fn knob(query: &str) {

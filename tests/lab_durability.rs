@@ -33,30 +33,6 @@ fn durable_config(name: &str) -> (PathBuf, PathBuf) {
     (p, store)
 }
 
-fn nginx_t_everywhere() {
-    for h in HOSTS {
-        let prefix = format!("{LAB}/hosts/{h}/nginx/");
-        let out = Command::new("/usr/sbin/nginx")
-            .args([
-                "-p",
-                &prefix,
-                "-c",
-                "nginx.conf",
-                "-e",
-                "logs/error.log",
-                "-t",
-                "-q",
-            ])
-            .output()
-            .expect("run nginx -t");
-        assert!(
-            out.status.success(),
-            "{h}: nginx -t fails: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
 fn status_rows(cfg: &Path) -> Vec<serde_json::Value> {
     let out = run(sluice(cfg).args(["status", "demo", "--json"]));
     assert!(out.status.success(), "status fails");

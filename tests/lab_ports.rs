@@ -65,24 +65,6 @@ fn env_port(host: &str, track: &str) -> String {
         .to_string()
 }
 
-fn nginx_t(host: &str) {
-    let d = format!("{LAB}/hosts/{host}/nginx/");
-    let ok = Command::new("nginx")
-        .args([
-            "-p",
-            &d,
-            "-c",
-            "nginx.conf",
-            "-e",
-            "logs/error.log",
-            "-t",
-            "-q",
-        ])
-        .status()
-        .expect("run nginx -t");
-    assert!(ok.success(), "{host}: nginx -t fails");
-}
-
 /// The lab config (no metric source) with a port range on every host and the `shop` service.
 fn shop_config(dir: &Path, range: &str) -> PathBuf {
     shop_config_with(dir, range, "")
@@ -341,21 +323,7 @@ fn analysis_follows_a_canary_to_its_new_port() {
         text.push_str("20001 cart canary held\n");
         std::fs::write(&f, text).unwrap();
     }
-    let load: Vec<std::process::Child> = HOSTS
-        .iter()
-        .map(|h| {
-            Command::new("wrk")
-                .args([
-                    "-t1",
-                    "-c2",
-                    "-d40s",
-                    &format!("http://{}:8090/", host_ip(h)),
-                ])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("wrk (installed by lab/up.sh)")
-        })
-        .collect();
+    let load = common::load::Load::on(8090, 40);
     let mut d = Deploy::start(
         &cfg,
         &["shop", "--version", "1.2.0", "--strategy", "canary-fast"],
@@ -370,10 +338,7 @@ fn analysis_follows_a_canary_to_its_new_port() {
     };
     assert_eq!(judged["verdict"], "pass", "{judged}");
     let (code, _) = d.finish();
-    for mut w in load {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
+    drop(load);
     assert_eq!(code, Some(0), "promoted");
     for h in HOSTS {
         assert_eq!(record(h, "canary"), Some((20002, "free".into())), "{h}");

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::load::Load;
 use common::*;
 
 /// The mechanics config (no metric source) with short blue/green and rolling strategies.
@@ -261,38 +262,6 @@ fn judged_config(dir: &Path) -> PathBuf {
     let p = dir.join("judged.yaml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// wrk against every host's nginx, for a bounded time; killed on drop.
-struct Load(Vec<std::process::Child>);
-
-impl Load {
-    fn start(secs: u32) -> Load {
-        Load(
-            HOSTS
-                .iter()
-                .map(|h| {
-                    std::process::Command::new("wrk")
-                        .args(["-t1", "-c8", &format!("-d{secs}s"), "--timeout", "5s"])
-                        .arg(format!("http://{}:8080/", host_ip(h)))
-                        .stdout(std::process::Stdio::null())
-                        .spawn()
-                        .unwrap_or_else(|e| {
-                            panic!("cannot run wrk ({e}); install it with `apt-get install wrk` (lab/up.sh does)")
-                        })
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// Set a knob of the new version's container (port 8082) on `hosts`.

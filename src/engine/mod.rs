@@ -468,23 +468,13 @@ impl Engine {
             &self.emitter(&service, None),
         )?;
         let cancel = CancellationToken::new();
-        let on_lost = {
-            let cancel = cancel.clone();
-            move |_why: String| cancel.cancel()
-        };
-        let held = lease::take(
+        let held = self.take_lease(
             &store,
-            &self.ctx.fences,
             &service,
             &operator,
             format!("deploy {service} {version} ({strategy_name})"),
-            None,
-            on_lost,
-        )
-        .map_err(|e| match e {
-            crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
-            other => EngineError::Store(other.to_string()),
-        })?;
+            &cancel,
+        )?;
         if let Some(d) = in_flight.iter().rfind(|d| d.service == service) {
             let last = store
                 .journal(d.id)
@@ -582,23 +572,13 @@ impl Engine {
         let svc = self.ctx.config.services[&service].clone();
         let operator = crate::cli::operator();
         let cancel = CancellationToken::new();
-        let on_lost = {
-            let cancel = cancel.clone();
-            move |_why: String| cancel.cancel()
-        };
-        let held = lease::take(
+        let held = self.take_lease(
             &store,
-            &self.ctx.fences,
             &service,
             &operator,
             format!("resume deployment #{} of {service} {version}", d.id),
-            None,
-            on_lost,
-        )
-        .map_err(|e| match e {
-            crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
-            other => EngineError::Store(other.to_string()),
-        })?;
+            &cancel,
+        )?;
         let id = d.id;
         let em = self
             .emitter(&service, Some(id))
@@ -619,6 +599,31 @@ impl Engine {
             service, id, rollout, held, store, control_tx, state_tx, state_rx, cancel,
         );
         Ok(Reply::Started(id))
+    }
+
+    /// The service's lease for a rollout; losing it cancels `cancel` (the rollout stops acting).
+    fn take_lease(
+        &self,
+        store: &Arc<Store>,
+        service: &str,
+        operator: &str,
+        purpose: String,
+        cancel: &CancellationToken,
+    ) -> Result<lease::HeldLease, EngineError> {
+        let cancel = cancel.clone();
+        lease::take(
+            store,
+            &self.ctx.fences,
+            service,
+            operator,
+            purpose,
+            None,
+            move |_why: String| cancel.cancel(),
+        )
+        .map_err(|e| match e {
+            crate::store::LeaseError::Held(_) => EngineError::Locked(e.to_string()),
+            other => EngineError::Store(other.to_string()),
+        })
     }
 
     /// Run a rollout as the service's active deployment: its state followed for `Busy`

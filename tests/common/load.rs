@@ -10,13 +10,18 @@ pub struct Load(Vec<Child>);
 
 impl Load {
     pub fn start(secs: u32) -> Load {
+        Load::on(8080, secs)
+    }
+
+    /// wrk against every host's nginx listening on `port` (8080 demo, 8090 shop).
+    pub fn on(port: u16, secs: u32) -> Load {
         Load(
             HOSTS
                 .iter()
                 .map(|h| {
                     Command::new("wrk")
                         .args(["-t1", "-c8", &format!("-d{secs}s"), "--timeout", "5s"])
-                        .arg(format!("http://{}:8080/", host_ip(h)))
+                        .arg(format!("http://{}:{port}/", host_ip(h)))
                         .stdout(Stdio::null())
                         .spawn()
                         .unwrap_or_else(|e| {

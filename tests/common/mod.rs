@@ -256,3 +256,32 @@ impl Drop for Deploy {
         }
     }
 }
+
+/// `nginx -t` of one lab host's nginx passes (as its deploy user would run it).
+pub fn nginx_t(host: &str) {
+    let prefix = format!("{LAB}/hosts/{host}/nginx/");
+    let out = Command::new("/usr/sbin/nginx")
+        .args([
+            "-p",
+            &prefix,
+            "-c",
+            "nginx.conf",
+            "-e",
+            "logs/error.log",
+            "-t",
+            "-q",
+        ])
+        .output()
+        .expect("run nginx -t");
+    assert!(
+        out.status.success(),
+        "{host}: nginx -t fails: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn nginx_t_everywhere() {
+    for h in HOSTS {
+        nginx_t(h);
+    }
+}
