@@ -217,6 +217,21 @@ fn a_port_taken_meanwhile_moves_the_line_and_no_port_is_held_twice() {
     );
     let out = run(sluice(&cfg).args(["status", "shop", "--json"]));
     assert!(out.status.success(), "status reads auto ports");
+    // `sluice ports` reads every host's registry.
+    let out = run(sluice(&cfg).args(["ports", "--json"]));
+    assert!(out.status.success());
+    let hosts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let web2 = &hosts.as_array().unwrap()[1];
+    assert_eq!(web2["host"], "web-2");
+    assert_eq!(
+        web2["unheld"], 7,
+        "20000, 20001 (cart) and 20003 held of 10"
+    );
+    assert!(web2["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["port"] == 20003 && r["track"] == "canary" && r["state"] == "held"));
 
     let out = run(sluice(&cfg).args(["rollback", "shop"]));
     assert!(out.status.success());

@@ -11,6 +11,7 @@ mod nginx_plan;
 mod ops;
 mod output;
 mod policy_output;
+mod ports;
 mod store;
 mod store_status;
 
@@ -126,6 +127,11 @@ pub enum Cmd {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Every host's port registry: which `port: auto` track holds which port.
+    Ports {
+        #[arg(long)]
+        json: bool,
+    },
     /// Service leases: who acts on which service, since when, for what.
     Lock {
         #[command(subcommand)]
@@ -187,6 +193,25 @@ pub const EXIT_REFUSED: u8 = 4;
 
 /// Run a subcommand. `None` (the console) is handled by the binary.
 pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
+    // Commands that only read and print end at once when their reader goes away (`| head`);
+    // commands that change hosts keep going (their event printer ignores a closed stdout).
+    if matches!(
+        cmd,
+        Cmd::Status { .. }
+            | Cmd::Ports { .. }
+            | Cmd::History { .. }
+            | Cmd::Audit { .. }
+            | Cmd::Approvals { .. }
+            | Cmd::Lock { command: None, .. }
+            | Cmd::Nginx { .. }
+            | Cmd::Check
+    ) {
+        // SAFETY: only sets the process's disposition for SIGPIPE back to the default; no
+        // handler (and no Rust code) runs on the signal.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cmd {
         Cmd::Check => check(&config),
         Cmd::Nginx {

@@ -38,6 +38,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             deploy::run(ctx.clone(), service, version, opts).await
         }
         Cmd::Status { service, json } => status(ctx, service, json).await,
+        Cmd::Ports { json } => super::ports::run(ctx, json).await,
         Cmd::Resume { service, json } => {
             if known(ctx, &service).is_none() {
                 return ExitCode::from(EXIT_USAGE);
