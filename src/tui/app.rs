@@ -28,6 +28,10 @@ pub enum Mode {
     Confirm(Confirm),
     /// The deploy form.
     Deploy(DeployForm),
+    /// The details view of a service (`details.rs`).
+    Details {
+        service: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +97,8 @@ pub struct App {
     pub chart_window: ChartWindow,
     /// Pending approvals, read from the store each tick (see `approvals.rs`).
     pub approvals: Vec<crate::store::Approval>,
+    /// What the details view shows, read from the store while it is open.
+    pub details: Option<super::details::Details>,
     config: std::sync::Arc<Config>,
 }
 
@@ -117,6 +123,7 @@ impl App {
             keymap: Keymap::default(),
             chart_window: ChartWindow::FiveMinutes,
             approvals: Vec::new(),
+            details: None,
             config,
         }
     }
@@ -215,6 +222,15 @@ impl App {
         match self.mode.clone() {
             Mode::Help => {
                 self.mode = Mode::Normal;
+                Vec::new()
+            }
+            Mode::Details { .. } => {
+                // Any key closes it; `!` still rolls everything back from here.
+                self.mode = Mode::Normal;
+                self.details = None;
+                if self.keymap.lookup(&key) == Some(Act::RollbackAll) {
+                    return self.normal(key);
+                }
                 Vec::new()
             }
             Mode::Input {
@@ -329,6 +345,10 @@ impl App {
             }
             (Act::Refresh, _) => vec![Command::Refresh { service: None }],
             (Act::Approve, _) => self.approve_key(),
+            (Act::Details, Some(service)) => {
+                self.mode = Mode::Details { service };
+                Vec::new()
+            }
             (Act::Reject, _) => self.reject_key(),
             (_, None) => Vec::new(),
             (Act::Deploy, Some(service)) => self.open_deploy(&service, "", None, None),

@@ -28,6 +28,7 @@ pub enum Act {
     ChartWindow,
     Approve,
     Reject,
+    Details,
     Help,
     Quit,
 }
@@ -85,6 +86,7 @@ pub const ACTIONS: &[ActInfo] = &[
     info(Act::ChartWindow, "chart-window", "window", "charts: cycle the window 5 min / 1 h / 24 h", false, &[Key::ch('w')]),
     info(Act::Approve, "approve", "approve", "approve the selected pending approval (production: type the service name)", false, &[Key::ch('a')]),
     info(Act::Reject, "reject", "reject", "reject the selected pending approval (asks for a reason)", false, &[Key::ch('x')]),
+    info(Act::Details, "details", "details", "details of the selected service: its latest deployment's journal and its lease", false, &[Key::plain(KeyCode::Enter)]),
     info(Act::Help, "help", "help", "this help", true, &[Key::ch('?')]),
     info(Act::Quit, "quit", "quit", "quit (asks what to do with rollouts in flight)", true, &[Key::ch('q'), Key::ctrl('c')]),
 ];
@@ -201,6 +203,7 @@ mod tests {
             Act::ChartWindow,
             Act::Approve,
             Act::Reject,
+            Act::Details,
             Act::Help,
             Act::Quit,
         ];

@@ -6,6 +6,7 @@ pub mod app;
 pub mod approvals;
 pub mod chart;
 pub mod deploy_form;
+pub mod details;
 pub mod keymap;
 pub mod theme;
 pub mod ui;
@@ -115,6 +116,7 @@ async fn run_async(
                             app.message = Some((Level::Error, e.to_string()));
                         }
                     }
+                    read_details(&mut app, approvals_store.as_ref(), false);
                 }
                 Some(Input::Resize) => {}
                 None => break Ok(()),
@@ -134,6 +136,7 @@ async fn run_async(
                 Err(broadcast::error::RecvError::Closed) => break Ok(()),
             },
             _ = tick.tick() => {
+                read_details(&mut app, approvals_store.as_ref(), true);
                 if let Some(store) = &approvals_store {
                     match store.pending_approvals() {
                         Ok(p) => app.approvals = p,
@@ -156,9 +159,31 @@ async fn run_async(
     result
 }
 
+/// Fill the details view from the store when it is open (at once when it just opened; on
+/// every tick with `again`).
+fn read_details(app: &mut App, store: Option<&crate::store::Store>, again: bool) {
+    let app::Mode::Details { service } = &app.mode else {
+        return;
+    };
+    let fresh = app.details.as_ref().is_some_and(|d| &d.service == service);
+    if fresh && !again {
+        return;
+    }
+    app.details = Some(match store {
+        Some(s) => details::Details::read(s, service),
+        None => details::Details {
+            service: service.clone(),
+            error: Some("no store is configured or it cannot be opened".into()),
+            ..details::Details::default()
+        },
+    });
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_approvals;
+#[cfg(test)]
+mod tests_details;
 #[cfg(test)]
 mod tests_phases;

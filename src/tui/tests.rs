@@ -276,6 +276,11 @@ fn check_every_binding_reaches_its_command(keymap: &Keymap) {
                     )
                 }
                 Act::Help => assert_eq!(a.mode, Mode::Help, "{what}"),
+                Act::Details => assert!(
+                    matches!(&a.mode, Mode::Details { service } if service == "demo")
+                        && cmds.is_empty(),
+                    "{what}"
+                ),
                 Act::NextPane => assert_eq!(a.focus, super::app::Focus::Events, "{what}"),
                 Act::Back => assert!(a.filter.is_empty() && cmds.is_empty(), "{what}"),
                 Act::ChartWindow => {
@@ -298,7 +303,7 @@ fn every_binding_reaches_the_command_it_names() {
 }
 
 /// A keymap that moves every action to other keys.
-const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\napprove: A\nreject: ctrl-x\nhelp: f1\nquit: Q\n";
+const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\napprove: A\nreject: ctrl-x\ndetails: i\nhelp: f1\nquit: Q\n";
 
 #[test]
 fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {

@@ -49,6 +49,7 @@ pub fn draw(f: &mut Frame, app: &App, now: DateTime<Utc>) {
         Mode::Confirm(c) => draw_confirm(f, c, theme),
         Mode::Input { purpose, buffer } => draw_input(f, purpose, buffer, theme),
         Mode::Deploy(form) => super::deploy_form::view::draw(f, app, form, theme),
+        Mode::Details { service } => super::details::draw(f, app, service, theme),
         Mode::Normal => {}
     }
 }
