@@ -65,12 +65,26 @@ impl Rollout {
 
     /// Bake for `d`, handling controls. Ok(true) when promoted meanwhile.
     pub(super) async fn bake(&mut self, d: Duration) -> Result<bool, Stop> {
-        let deadline = Instant::now() + d;
+        match self.wait(Instant::now() + d, false).await? {
+            Waited::Deadline => self.end_of_bake().await,
+            Waited::Promoted => Ok(true),
+            // A pause stops the bake's clock: the rest of it runs after the resume.
+            Waited::Resumed { left } => Box::pin(self.bake(left)).await,
+            Waited::Closed | Waited::Judgement(_) => Ok(false),
+        }
+    }
+
+    /// Wait until `deadline`, handling controls and judgements (counted toward the failure
+    /// limit; with `until_judgement`, the first one ends the wait instead).
+    async fn wait(&mut self, deadline: Instant, until_judgement: bool) -> Result<Waited, Stop> {
         loop {
             let msg = tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return self.end_of_bake().await,
+                _ = tokio::time::sleep_until(deadline) => return Ok(Waited::Deadline),
                 m = self.control.recv() => m,
                 j = next_judgement(&mut self.judgements) => {
+                    if until_judgement {
+                        return Ok(Waited::Judgement(j));
+                    }
                     self.on_judgement(j)?;
                     continue;
                 }
@@ -80,16 +94,16 @@ impl Rollout {
                     let left = deadline.saturating_duration_since(Instant::now());
                     self.go(Transition::Pause);
                     if self.paused().await? {
-                        return Ok(true);
+                        return Ok(Waited::Promoted);
                     }
-                    return Box::pin(self.bake(left)).await;
+                    return Ok(Waited::Resumed { left });
                 }
                 Some(c) => {
                     if self.handle(c).await? {
-                        return Ok(true);
+                        return Ok(Waited::Promoted);
                     }
                 }
-                None => return Ok(false),
+                None => return Ok(Waited::Closed),
             }
         }
     }
@@ -144,25 +158,13 @@ impl Rollout {
     async fn fresh_judgement(&mut self) -> Result<Fresh, Stop> {
         let deadline = Instant::now() + self.ctx.config.analysis.interval * 3;
         loop {
-            let msg = tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return Ok(Fresh::Judged(None)),
-                j = next_judgement(&mut self.judgements) => return Ok(Fresh::Judged(j)),
-                m = self.control.recv() => m,
-            };
-            match msg {
-                Some(Control::Pause) => {
-                    self.go(Transition::Pause);
-                    if self.paused().await? {
-                        return Ok(Fresh::Promoted);
-                    }
-                }
-                Some(c) => {
-                    if self.handle(c).await? {
-                        return Ok(Fresh::Promoted);
-                    }
-                }
-                None => return Ok(Fresh::Judged(None)),
-            }
+            return Ok(match self.wait(deadline, true).await? {
+                Waited::Judgement(j) => Fresh::Judged(j),
+                Waited::Deadline | Waited::Closed => Fresh::Judged(None),
+                Waited::Promoted => Fresh::Promoted,
+                // Resumed: wait on, for the same deadline.
+                Waited::Resumed { .. } => continue,
+            });
         }
     }
 
@@ -171,6 +173,20 @@ impl Rollout {
         let d = self.ctx.config.analysis.interval * 2;
         self.bake(d).await
     }
+}
+
+/// How a wait ended.
+enum Waited {
+    Deadline,
+    Judgement(Option<crate::analysis::judge::Judgement>),
+    /// Promoted (or finished) while waiting.
+    Promoted,
+    /// Paused and resumed; `left` of the wait remained at the pause.
+    Resumed {
+        left: Duration,
+    },
+    /// The control channel closed.
+    Closed,
 }
 
 /// What the end of a bake waited for.
