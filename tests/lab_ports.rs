@@ -15,6 +15,16 @@ fn registry_file(host: &str) -> PathBuf {
     PathBuf::from(format!("{LAB}/hosts/{host}/srv/ports"))
 }
 
+/// Another service, `cart`, holds port 20001 on every host.
+fn cart_holds_20001() {
+    for h in HOSTS {
+        let f = registry_file(h);
+        let mut text = std::fs::read_to_string(&f).unwrap();
+        text.push_str("20001 cart canary held\n");
+        std::fs::write(&f, text).unwrap();
+    }
+}
+
 fn shop_upstream(host: &str) -> String {
     std::fs::read_to_string(format!("{LAB}/hosts/{host}/nginx/conf.d/shop.conf"))
         .expect("read shop.conf")
@@ -180,12 +190,7 @@ fn a_port_taken_meanwhile_moves_the_line_and_no_port_is_held_twice() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = shop_config(dir.path(), "20000-20009");
     // Another service took 20001 on every host; on web-2 a stranger also listens on 20002.
-    for h in HOSTS {
-        let f = registry_file(h);
-        let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str("20001 cart canary held\n");
-        std::fs::write(&f, text).unwrap();
-    }
+    cart_holds_20001();
     let _stranger = std::net::TcpListener::bind("127.0.0.12:20002").expect("bind 20002");
 
     let mut d = Deploy::start(
@@ -262,14 +267,7 @@ fn an_exhausted_range_or_a_broken_registry_is_refused_before_anything_changes() 
     let _lab = shop_lab();
     let dir = tempfile::tempdir().unwrap();
     let cfg = shop_config(dir.path(), "20000-20001");
-    for h in HOSTS {
-        let f = registry_file(h);
-        let text = std::fs::read_to_string(&f).unwrap().replace(
-            "20001 shop canary free",
-            "20001 shop canary free\n20001 cart canary held",
-        );
-        std::fs::write(&f, text).unwrap();
-    }
+    cart_holds_20001();
     let before: Vec<(String, String)> = HOSTS
         .iter()
         .map(|h| {
@@ -332,12 +330,7 @@ fn analysis_follows_a_canary_to_its_new_port() {
         .replace("  window: 1m", "  window: 5s")
         .replace("  min_requests: 50", "  min_requests: 10");
     std::fs::write(&cfg, text).unwrap();
-    for h in HOSTS {
-        let f = registry_file(h);
-        let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str("20001 cart canary held\n");
-        std::fs::write(&f, text).unwrap();
-    }
+    cart_holds_20001();
     let load = common::load::Load::on(8090, 40);
     let mut d = Deploy::start(
         &cfg,

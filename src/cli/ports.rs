@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::EXIT_FAILED;
 use crate::engine::Ctx;
+use crate::target::host::registry_read_script;
 use crate::target::ports::{PortRecord, PortState, Registry};
-use crate::target::remote::{quote, Script};
+use crate::target::remote::Script;
 
 #[derive(Debug, Serialize)]
-struct HostPorts {
+struct RegistryReport {
     host: String,
     range: String,
     registry: String,
@@ -33,10 +34,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> ExitCode {
         .filter_map(|h| h.ports.as_ref().map(|p| (h, p)))
         .collect();
     let reads = join_all(hosts.iter().map(|(h, p)| async move {
-        let script = Script::new(
-            "read port registry",
-            format!("cat -- {} 2>/dev/null; true", quote(&p.registry)),
-        );
+        let script = Script::new("read port registry", registry_read_script(&p.registry));
         let registry = match ctx.remote.run(&h.name, script).await {
             Ok(out) => Registry::parse(&out.stdout)
                 .map_err(|e| format!("{}: {e}; fix the file on the host", p.registry)),
@@ -50,7 +48,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> ExitCode {
             .iter()
             .filter(|r| r.state == PortState::Held && p.range.contains(r.port))
             .count();
-        HostPorts {
+        RegistryReport {
             host: h.name.clone(),
             range: p.range.to_string(),
             registry: p.registry.clone(),
@@ -79,17 +77,13 @@ pub async fn run(ctx: &Ctx, json: bool) -> ExitCode {
                 Some(e) => println!("{:<12}{:>6}  unreadable: {e}", r.host, "-"),
                 None => {
                     for x in &r.records {
-                        let state = match x.state {
-                            PortState::Held => "held",
-                            PortState::Free => "free",
-                        };
                         println!(
                             "{:<12}{:>6}  {:<16}{:<8}{:<6}",
                             r.host,
                             x.port,
                             x.service,
                             x.track.to_string(),
-                            state
+                            x.state.as_str()
                         );
                     }
                     println!(

@@ -127,6 +127,30 @@ pub(super) async fn observe_one(h: &ServiceOnHost<'_>) -> Result<HostView, HostE
     })
 }
 
+/// Each host of the service read alone, so the hosts that answer are known even when others
+/// do not: (host, its view or why it could not be read).
+pub async fn observe_each(
+    ctx: &Ctx,
+    svc: &Service,
+    em: &Emitter,
+) -> Vec<(String, Result<HostView, String>)> {
+    join_all(svc.hosts.iter().map(|h| {
+        let one = Service {
+            hosts: vec![h.clone()],
+            ..svc.clone()
+        };
+        async move {
+            let r = match observe(ctx, &one, em).await {
+                Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
+                Ok(_) => Err("no answer".to_string()),
+                Err(e) => Err(e.failures.first().map_or(e.to_string(), |f| f.to_string())),
+            };
+            (h.clone(), r)
+        }
+    }))
+    .await
+}
+
 /// Read every host's weights and stacks back.
 pub async fn observe(ctx: &Ctx, svc: &Service, em: &Emitter) -> Result<Vec<HostView>, OpError> {
     let hosts = ctx.hosts(svc);

@@ -3,8 +3,6 @@
 //! [`recovery::plan`](super::recovery::plan), journal the decision and tell the world. Traffic
 //! is never moved here.
 
-use futures::future::join_all;
-
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
 use super::recovery::{plan, Outcome, RecoveryPlan};
@@ -53,24 +51,7 @@ pub async fn recover_all(
             });
             continue;
         };
-        // Each host alone, so the hosts that answer are shown even when others do not.
-        let reads = join_all(svc.hosts.iter().map(|h| {
-            let one = crate::config::Service {
-                hosts: vec![h.clone()],
-                ..svc.clone()
-            };
-            let em = em.clone();
-            async move {
-                let r = ops::observe(ctx, &one, &em).await;
-                let r = match r {
-                    Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
-                    Ok(_) => Err("no answer".to_string()),
-                    Err(e) => Err(e.failures.first().map_or(e.to_string(), |f| f.to_string())),
-                };
-                (h.clone(), r)
-            }
-        }))
-        .await;
+        let reads = ops::observe_each(ctx, &svc, &em).await;
         let steps = match ctx.config.strategies.get(&d.strategy).map(|s| &s.kind) {
             Some(StrategyKind::Canary { steps, .. }) => steps.clone(),
             _ => Vec::new(),

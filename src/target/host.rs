@@ -16,6 +16,7 @@ mod checks;
 mod ports;
 mod warmup;
 pub use checks::{parse_df, parse_listeners, DiskFree};
+pub use ports::read_script as registry_read_script;
 pub use warmup::{parse_warmup, WarmupReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -209,11 +210,12 @@ impl<'a> ServiceOnHost<'a> {
 
     pub async fn read_upstream_text(&self) -> Result<String, HostError> {
         let f = quote(&self.paths.upstream_file);
-        let script = match self.registry_path() {
+        let registry = self.registry_path();
+        let script = match registry {
             // One round trip: the upstream, then the registry that says where auto tracks are.
             Some(reg) => format!(
-                "cat -- {f} || exit 1; printf '\\036'; cat -- {} 2>/dev/null; true",
-                quote(reg)
+                "cat -- {f} || exit 1; printf '\\036'; {}",
+                ports::read_script(reg)
             ),
             None => format!("cat -- {f}"),
         };
@@ -225,7 +227,7 @@ impl<'a> ServiceOnHost<'a> {
                 out.tail(3)
             )));
         }
-        if self.registry_path().is_none() {
+        if registry.is_none() {
             return Ok(out.stdout);
         }
         let (text, registry) = out

@@ -71,6 +71,16 @@ pub enum PortState {
     Free,
 }
 
+impl PortState {
+    /// As the registry file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Held => "held",
+            PortState::Free => "free",
+        }
+    }
+}
+
 /// One line of the registry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PortRecord {
@@ -155,11 +165,13 @@ impl Registry {
     pub fn render(&self) -> String {
         let mut s = HEADER.to_string();
         for r in &self.records {
-            let state = match r.state {
-                PortState::Held => "held",
-                PortState::Free => "free",
-            };
-            s.push_str(&format!("{} {} {} {state}\n", r.port, r.service, r.track));
+            s.push_str(&format!(
+                "{} {} {} {}\n",
+                r.port,
+                r.service,
+                r.track,
+                r.state.as_str()
+            ));
         }
         s
     }
@@ -254,26 +266,17 @@ pub fn allocate(
     })
 }
 
-/// The track's stack was removed: its port goes back to the range (its record stays, `free`).
-pub fn release(registry: &Registry, service: &str, track: TrackName) -> Registry {
-    let mut next = registry.clone();
-    for r in &mut next.records {
-        if r.service == service && r.track == track {
-            r.state = PortState::Free;
-        }
-    }
-    next
-}
-
-/// Ports with a listener that would take `addr:PORT` (the address itself or a wildcard), from
-/// `ss -Hltn` output.
-pub fn listening_ports(ss: &str, addr: &str) -> Result<BTreeSet<u16>, String> {
-    let mut ports = BTreeSet::new();
+/// Listening sockets that would take `addr:PORT` (the address itself, or a wildcard), each as
+/// (the local address as `ss` prints it, its port), from `ss -Hltn` output
+/// (`State Recv-Q Send-Q Local:Port Peer:Port …`).
+pub fn listeners(ss: &str, addr: &str) -> Result<Vec<(String, u16)>, String> {
+    let mut hits = Vec::new();
     for line in ss.lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let Some(local) = f.get(3) else {
+        if f.len() < 5 {
             return Err(format!("unexpected `ss -Hltn` line: {line:?}"));
-        };
+        }
+        let local = f[3];
         let Some((host, p)) = local.rsplit_once(':') else {
             return Err(format!(
                 "unexpected local address in `ss` output: {local:?}"
@@ -283,19 +286,37 @@ pub fn listening_ports(ss: &str, addr: &str) -> Result<BTreeSet<u16>, String> {
             return Err(format!("unexpected port in `ss` output: {local:?}"));
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let host = host.split('%').next().unwrap_or(host);
+        let host = host.split('%').next().unwrap_or(host); // 127.0.0.1%lo
         let host = host.strip_prefix("::ffff:").unwrap_or(host);
         if matches!(host, "*" | "0.0.0.0" | "::") || host == addr {
-            ports.insert(p);
+            hits.push((local.to_string(), p));
         }
     }
-    Ok(ports)
+    Ok(hits)
+}
+
+/// The ports of [`listeners`].
+pub fn listening_ports(ss: &str, addr: &str) -> Result<BTreeSet<u16>, String> {
+    Ok(listeners(ss, addr)?.into_iter().map(|(_, p)| p).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The model of a release: the track's stack was removed, its port goes back to the range
+    /// (its record stays, `free`). On hosts, `stop` does this in shell in the same script as
+    /// `compose down` (`host/ports.rs`, `release_script`); the lab tests check it there.
+    fn release(registry: &Registry, service: &str, track: TrackName) -> Registry {
+        let mut next = registry.clone();
+        for r in &mut next.records {
+            if r.service == service && r.track == track {
+                r.state = PortState::Free;
+            }
+        }
+        next
+    }
 
     fn reg(text: &str) -> Registry {
         Registry::parse(text).unwrap()

@@ -26,10 +26,6 @@ pub struct Details {
 
 impl Details {
     pub fn read(store: &Store, service: &str) -> Details {
-        let mut d = Details {
-            service: service.to_string(),
-            ..Details::default()
-        };
         let read = || -> Result<Details, crate::store::StoreError> {
             let deployment = store.deployments(Some(service), 1)?.into_iter().next();
             let journal = match &deployment {
@@ -53,13 +49,11 @@ impl Details {
                 error: None,
             })
         };
-        match read() {
-            Ok(x) => x,
-            Err(e) => {
-                d.error = Some(e.to_string());
-                d
-            }
-        }
+        read().unwrap_or_else(|e| Details {
+            service: service.to_string(),
+            error: Some(e.to_string()),
+            ..Details::default()
+        })
     }
 }
 

@@ -158,13 +158,13 @@ impl Rollout {
     async fn fresh_judgement(&mut self) -> Result<Fresh, Stop> {
         let deadline = Instant::now() + self.ctx.config.analysis.interval * 3;
         loop {
-            return Ok(match self.wait(deadline, true).await? {
-                Waited::Judgement(j) => Fresh::Judged(j),
-                Waited::Deadline | Waited::Closed => Fresh::Judged(None),
-                Waited::Promoted => Fresh::Promoted,
+            match self.wait(deadline, true).await? {
+                Waited::Judgement(j) => return Ok(Fresh::Judged(j)),
+                Waited::Deadline | Waited::Closed => return Ok(Fresh::Judged(None)),
+                Waited::Promoted => return Ok(Fresh::Promoted),
                 // Resumed: wait on, for the same deadline.
-                Waited::Resumed { .. } => continue,
-            });
+                Waited::Resumed { .. } => {}
+            }
         }
     }
 

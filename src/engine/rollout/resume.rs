@@ -4,8 +4,6 @@
 //! one of its strategy's steps with the canary at its version — bakes that step again (its
 //! earlier bake was cut short) and walks the rest. Anything else leaves it paused, as it was.
 
-use futures::future::join_all;
-
 use super::{Rollout, Stop};
 use crate::config::StrategyKind;
 use crate::domain::{DeploymentState, Split, Transition, Version};
@@ -39,23 +37,7 @@ impl Rollout {
         };
         self.previous = d.previous.as_deref().and_then(|v| Version::parse(v).ok());
         let svc = self.service.clone();
-        let reads = join_all(svc.hosts.iter().map(|h| {
-            let one = crate::config::Service {
-                hosts: vec![h.clone()],
-                ..svc.clone()
-            };
-            let em = self.em.clone();
-            let ctx = self.ctx.clone();
-            async move {
-                let r = match ops::observe(&ctx, &one, &em).await {
-                    Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
-                    Ok(_) => Err("no answer".to_string()),
-                    Err(e) => Err(e.failures.first().map_or(e.to_string(), |f| f.to_string())),
-                };
-                (h.clone(), r)
-            }
-        }))
-        .await;
+        let reads = ops::observe_each(&self.ctx, &svc, &self.em).await;
         let p = plan(&d, &steps, &reads);
         let (pct, step) = match p.outcome {
             Outcome::Paused {

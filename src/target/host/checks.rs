@@ -56,31 +56,13 @@ pub fn parse_df(out: &str, paths: &[String]) -> Result<Vec<DiskFree>, String> {
 }
 
 /// Listening sockets on `port` that would take `addr:port` (the address itself, or a
-/// wildcard), from `ss -Hltn` output (`State Recv-Q Send-Q Local:Port Peer:Port …`).
+/// wildcard), from `ss -Hltn` output: [`crate::target::ports::listeners`] on that port.
 pub fn parse_listeners(out: &str, addr: &str, port: u16) -> Result<Vec<String>, String> {
-    let mut hits = Vec::new();
-    for line in out.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 {
-            return Err(format!("unexpected `ss -Hltn` line: {line:?}"));
-        }
-        let local = f[3];
-        let Some((host, p)) = local.rsplit_once(':') else {
-            return Err(format!(
-                "unexpected local address in `ss` output: {local:?}"
-            ));
-        };
-        if p.parse::<u16>().ok() != Some(port) {
-            continue;
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let host = host.split('%').next().unwrap_or(host); // 127.0.0.1%lo
-        let host = host.strip_prefix("::ffff:").unwrap_or(host);
-        if matches!(host, "*" | "0.0.0.0" | "::") || host == addr {
-            hits.push(local.to_string());
-        }
-    }
-    Ok(hits)
+    Ok(crate::target::ports::listeners(out, addr)?
+        .into_iter()
+        .filter(|(_, p)| *p == port)
+        .map(|(local, _)| local)
+        .collect())
 }
 
 fn dir_of(file: &str) -> String {

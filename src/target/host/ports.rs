@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use sha2::{Digest, Sha256};
 
 use super::{apply_script_then, hex, HostError, ServiceOnHost, TrackName};
-use crate::config::Port;
+use crate::config::{HostPorts, Port};
 use crate::target::nginx;
 use crate::target::ports::{allocate, listening_ports, Registry};
 use crate::target::remote::{quote, Script};
@@ -20,6 +20,17 @@ struct ClaimRead {
     registry: Registry,
     listening: BTreeSet<u16>,
     upstream_text: String,
+}
+
+/// Shell that prints the registry (nothing when it does not exist yet).
+pub fn read_script(registry: &str) -> String {
+    format!("cat -- {} 2>/dev/null; true", quote(registry))
+}
+
+/// Shell that takes the registry's lock (fd 8, held until the script ends) for every writer;
+/// `reg` is the quoted path.
+fn lock_script(reg: &str) -> String {
+    format!("exec 8>>{reg}.sluice-lock && flock -w 30 8")
 }
 
 fn slot(t: TrackName) -> usize {
@@ -37,6 +48,15 @@ impl ServiceOnHost<'_> {
             Some(p) if auto => Some(p.registry.as_str()),
             _ => None,
         }
+    }
+
+    /// The host's range and registry; validation gives every host of an auto track one.
+    fn host_ports(&self, t: TrackName) -> Result<&HostPorts, HostError> {
+        self.host.ports.as_ref().ok_or_else(|| {
+            self.err(format!(
+                "the {t} track has port: auto but the host has no ports.range"
+            ))
+        })
     }
 
     pub(super) fn port_of(&self, t: TrackName) -> Option<u16> {
@@ -69,12 +89,7 @@ impl ServiceOnHost<'_> {
         let Some(reg) = self.registry_path() else {
             return Ok(());
         };
-        let out = self
-            .run(
-                "read port registry",
-                format!("cat -- {} 2>/dev/null; true", quote(reg)),
-            )
-            .await?;
+        let out = self.run("read port registry", read_script(reg)).await?;
         self.learn_ports(&self.parse_registry(&out.stdout)?);
         Ok(())
     }
@@ -123,11 +138,7 @@ impl ServiceOnHost<'_> {
         read: &ClaimRead,
         t: TrackName,
     ) -> Result<crate::target::ports::Allocation, HostError> {
-        let Some(hp) = &self.host.ports else {
-            return Err(self.err(format!(
-                "the {t} track has port: auto but the host has no ports.range"
-            )));
-        };
+        let hp = self.host_ports(t)?;
         allocate(
             &read.registry,
             hp.range,
@@ -149,11 +160,7 @@ impl ServiceOnHost<'_> {
     /// upstream's lock and the registry's: the registry is written only once the moved line
     /// passed `nginx -t` and the reload, and a failure restores the file.
     pub(super) async fn claim_port(&self, t: TrackName) -> Result<u16, HostError> {
-        let Some(hp) = &self.host.ports else {
-            return Err(self.err(format!(
-                "the {t} track has port: auto but the host has no ports.range"
-            )));
-        };
+        let hp = self.host_ports(t)?;
         let reg = quote(&hp.registry);
         for _ in 0..4 {
             let read = self.read_for_claim().await?;
@@ -167,9 +174,10 @@ impl ServiceOnHost<'_> {
                 Some(i) => hp.registry[..i].to_string(),
             };
             let lock = format!(
-                "mkdir -p -- {dir} || exit 13\nexec 8>>{reg}.sluice-lock && flock -w 30 8 || exit 14\n\
+                "mkdir -p -- {dir} || exit 13\n{lock} || exit 14\n\
                  if [ \"$(cat -- {reg} 2>/dev/null | sha256sum | cut -d' ' -f1)\" != {sha} ]; then exit 10; fi\n",
                 dir = quote(&dir),
+                lock = lock_script(&reg),
                 sha = hex(&Sha256::digest(read.registry_text.as_bytes())),
             );
             let write = format!(
@@ -259,8 +267,9 @@ impl ServiceOnHost<'_> {
         };
         let reg = quote(&hp.registry);
         format!(
-            "\nexec 8>>{reg}.sluice-lock && flock -w 30 8\n\
+            "\n{lock}\n\
              if [ -f {reg} ]; then awk -v s={s} -v t={t} '$2==s && $3==t && $4==\"held\" {{$4=\"free\"}} {{print}}' {reg} > {reg}.sluice-new && mv -f {reg}.sluice-new {reg}; fi",
+            lock = lock_script(&reg),
             s = quote(&self.service.name),
             t = t,
         )
