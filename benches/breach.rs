@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use sluice::domain::Version;
 use sluice::engine::{Command as Cmd, Engine, EventKind};
-use sluice::target::ssh::SshPool;
+use sluice::remote::ssh::SshPool;
 
 const ROUNDS: usize = 5;
 const HOSTS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
@@ -109,7 +109,7 @@ fn main() {
             while passes < 2 {
                 let e = events.recv().await.expect("event");
                 if let EventKind::Analysis {
-                    track: sluice::target::host::TrackName::Canary,
+                    track: sluice::remote::host::TrackName::Canary,
                     verdict: sluice::analysis::Verdict::Pass,
                     ..
                 } = e.kind

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use sluice::analysis::Verdict;
 use sluice::engine::{Event, EventKind, Snapshot};
-use sluice::target::host::TrackName;
+use sluice::remote::host::TrackName;
 use sluice::tui::app::App;
 
 const SERVICES: usize = 50;

@@ -13,8 +13,8 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use sluice::analysis::Verdict;
 use sluice::engine::{Event, EventKind};
-use sluice::target::host::StackState;
-use sluice::target::host::TrackName;
+use sluice::remote::host::StackState;
+use sluice::remote::host::TrackName;
 use sluice::tui::app::{App, ChartWindow};
 use sluice::tui::ui;
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use sluice::config::Config;
 use sluice::domain::Split;
 use sluice::engine::{ops, Ctx, Emitter, EventKind};
+use sluice::remote::ssh::SshPool;
 use sluice::store::{Holder, Store};
-use sluice::target::ssh::SshPool;
 
 const LAB: &str = "/var/lib/sluice-lab";
 const ROUNDS: usize = 15;

@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod remote;
 pub mod store;
-pub mod target;
+
 pub mod tui;

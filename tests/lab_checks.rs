@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use common::*;
 use sluice::engine::{checks, ops, Ctx, Emitter, EventKind};
-use sluice::target::host::TrackName;
-use sluice::target::ssh::SshPool;
+use sluice::remote::host::TrackName;
+use sluice::remote::ssh::SshPool;
 
 /// The mechanics config (no metric source) with `edit` applied to its text.
 fn variant(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {

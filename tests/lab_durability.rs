@@ -9,9 +9,9 @@ use std::process::Command;
 
 use common::*;
 use sluice::domain::{Split, Version};
+use sluice::remote::host::{HostError, ServiceOnHost, TrackName};
+use sluice::remote::ssh::SshPool;
 use sluice::store::{Holder, ProcProbe, ProcessProbe, Store};
-use sluice::target::host::{HostError, ServiceOnHost, TrackName};
-use sluice::target::ssh::SshPool;
 
 /// The mechanics config (no metric source) with a fresh store directory of its own.
 fn durable_config(name: &str) -> (PathBuf, PathBuf) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use sluice::domain::Version;
 use sluice::engine::{Command, Engine, EventKind, Reply};
-use sluice::target::ssh::SshPool;
+use sluice::remote::ssh::SshPool;
 
 /// The lab config with a fast analysis loop, a short watch, and a one-step strategy.
 fn short_config(dir: &std::path::Path) -> std::path::PathBuf {

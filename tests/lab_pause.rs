@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use sluice::domain::{DeploymentState, Version};
 use sluice::engine::{Command, Engine, Event, EventKind};
-use sluice::target::ssh::SshPool;
+use sluice::remote::ssh::SshPool;
 use tokio::sync::broadcast::Receiver;
 
 /// The next event of `demo` matching `want`, within `secs`.

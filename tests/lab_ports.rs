@@ -56,7 +56,7 @@ fn record(host: &str, track: &str) -> Option<(u16, String)> {
 
 /// shop's servers as (port, weight, down), read from the host's upstream file.
 fn shop_servers(host: &str) -> Vec<(u16, u32, bool)> {
-    sluice::target::nginx::read_upstream(&shop_upstream(host), "shop_backend")
+    sluice::remote::nginx::read_upstream(&shop_upstream(host), "shop_backend")
         .expect("parse shop.conf")
         .into_iter()
         .map(|s| {

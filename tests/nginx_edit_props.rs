@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use proptest::prelude::*;
-use sluice::target::nginx::{
+use sluice::remote::nginx::{
     read_upstream, set_address, set_weights, traffic_shares, EditError, ServerEntry,
 };
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use sluice::config::Config;
-use sluice::target::ssh::SshPool;
-use sluice::target::{quote, Remote, RemoteError, Script};
+use sluice::remote::ssh::SshPool;
+use sluice::remote::{quote, Remote, RemoteError, Script};
 
 fn lab_cfg() -> Config {
     sluice::config::load(&lab_config()).expect("config/lab.yaml is valid")

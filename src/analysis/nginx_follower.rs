@@ -9,8 +9,8 @@ use super::nginx_log::Cursor;
 use super::provider::{MetricProvider, Reading};
 use super::window::Window;
 use crate::config::{Config, Service};
-use crate::target::host::{ServiceOnHost, TrackName};
-use crate::target::Remote;
+use crate::remote::host::{ServiceOnHost, TrackName};
+use crate::remote::Remote;
 
 pub struct NginxLogProvider {
     config: Arc<Config>,

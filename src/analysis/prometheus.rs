@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::provider::{MetricProvider, Reading};
 use super::window::Stats;
 use crate::config::{Prometheus, Queries};
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 pub struct PrometheusProvider {
     client: reqwest::Client,

@@ -11,8 +11,8 @@ use super::nginx_follower::NginxLogProvider;
 use super::prometheus::PrometheusProvider;
 use super::window::Stats;
 use crate::config::{Config, Provider, Service};
-use crate::target::host::TrackName;
-use crate::target::Remote;
+use crate::remote::host::TrackName;
+use crate::remote::Remote;
 
 /// The figures of one track over one window, or why there are none. An `Err` is a reason for
 /// an *inconclusive* judgement (never a pass): the source was down, empty, stale, or said

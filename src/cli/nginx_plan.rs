@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, EXIT_USAGE};
-use crate::target::nginx;
+use crate::remote::nginx;
 
 pub fn run(file: &Path, upstream: &str, weights: &[String]) -> ExitCode {
     let mut parsed = Vec::new();

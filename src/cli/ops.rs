@@ -12,7 +12,7 @@ use super::{deploy, output::human, Cmd, EXIT_FAILED, EXIT_USAGE};
 use crate::config::Config;
 use crate::domain::{weight_label, Split};
 use crate::engine::{ops, Ctx, Emitter, Event};
-use crate::target::ssh::SshPool;
+use crate::remote::ssh::SshPool;
 
 pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
     let config = Arc::new(config);

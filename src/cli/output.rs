@@ -211,7 +211,7 @@ pub fn human(e: &Event) -> String {
     format!("{t} {s}: {body}")
 }
 
-fn stack(s: &crate::target::host::StackState) -> String {
+fn stack(s: &crate::remote::host::StackState) -> String {
     match &s.version {
         Some(v) => format!("{v} ({})", s.status),
         None => "absent".to_string(),

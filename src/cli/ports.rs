@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::EXIT_FAILED;
 use crate::engine::Ctx;
-use crate::target::host::registry_read_script;
-use crate::target::ports::{PortRecord, PortState, Registry};
-use crate::target::remote::Script;
+use crate::remote::host::registry_read_script;
+use crate::remote::ports::{PortRecord, PortState, Registry};
+use crate::remote::Script;
 
 #[derive(Debug, Serialize)]
 struct RegistryReport {

@@ -11,7 +11,7 @@ use super::event::{Emitter, EventKind};
 use super::ops::{observe_one, Ctx, HostView, OpError, Validated};
 use crate::config::Service;
 use crate::domain::Version;
-use crate::target::host::{HostError, ServiceOnHost, TrackName};
+use crate::remote::host::{HostError, ServiceOnHost, TrackName};
 
 /// Every failure of one host (empty when it passed), and what it runs when it could be read.
 async fn check_host(

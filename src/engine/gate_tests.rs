@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use crate::domain::Version;
 use crate::engine::{Command, Engine, EngineError, EventKind, Reply};
-use crate::target::remote::{Output, Remote, RemoteError, Script};
+use crate::remote::{Output, Remote, RemoteError, Script};
 
 /// Counts every attempt to reach a host, and reaches none.
 #[derive(Default)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::event::{Event, EventKind, EventSink};
 use crate::domain::DeploymentState;
+use crate::remote::fence::Fences;
 use crate::store::{JournalChange, NewAudit, Store};
-use crate::target::fence::Fences;
 
 pub struct Recorder {
     pub store: Arc<Store>,

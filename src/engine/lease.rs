@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 use super::event::Emitter;
 use super::journal::Recorder;
 use super::ops::Ctx;
+use crate::remote::fence::Fences;
 use crate::store::lease::{Acquired, HEARTBEAT};
 use crate::store::{Holder, LeaseError, NewAudit, Store};
-use crate::target::fence::Fences;
 
 /// A lease this process holds. Dropping it stops the heartbeat and releases the lease.
 pub struct HeldLease {

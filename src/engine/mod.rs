@@ -30,8 +30,8 @@ pub use snapshot::Snapshot;
 
 use crate::config::Config;
 use crate::domain::{DeploymentState, Split, Version};
+use crate::remote::Remote;
 use crate::store::{NewDeployment, Store};
-use crate::target::Remote;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Emitter, EventKind};
 use crate::config::{Config, Service};
 use crate::domain::{Split, Version};
-use crate::target::fence::Fences;
-use crate::target::host::{HostError, ServiceOnHost, StackState, TrackName};
-use crate::target::Remote;
+use crate::remote::fence::Fences;
+use crate::remote::host::{HostError, ServiceOnHost, StackState, TrackName};
+use crate::remote::Remote;
 
 /// What the engine needs to act on hosts.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use crate::analysis::provider;
 use crate::analysis::Verdict;
 use crate::config::Service;
 use crate::domain::{Split, Version};
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 /// How a watch ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::event::{Event, EventKind};
 use super::phase::Phase;
 use crate::domain::DeploymentState;
-use crate::target::host::StackState;
+use crate::remote::host::StackState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Snapshot {
@@ -236,8 +236,8 @@ impl Snapshot {
                 ..
             } => {
                 let t = match track {
-                    crate::target::host::TrackName::Stable => &mut svc.stable,
-                    crate::target::host::TrackName::Canary => &mut svc.canary,
+                    crate::remote::host::TrackName::Stable => &mut svc.stable,
+                    crate::remote::host::TrackName::Canary => &mut svc.canary,
                 };
                 let point = AnalysisPoint {
                     at: e.at,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::analysis::Verdict;
 use crate::config::NotifyEvent;
 use crate::engine::{Event, EventKind};
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 /// One notification, as sent (the generic webhook posts exactly these fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
 use crate::engine::{Command, Engine};
-use crate::target::ssh::SshPool;
+use crate::remote::ssh::SshPool;
 use app::{App, Level};
 
 /// How often the console re-reads every host.

@@ -11,7 +11,7 @@ use super::tests::test_config;
 use super::ui;
 use crate::domain::DeploymentState as S;
 use crate::engine::{Event, EventKind};
-use crate::target::host::StackState;
+use crate::remote::host::StackState;
 
 fn at(secs: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_790_000_000 + secs, 0).single().unwrap()

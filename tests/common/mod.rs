@@ -125,7 +125,7 @@ pub fn host_ip(host: &str) -> String {
 
 /// (stable weight, canary weight) with 0 for `down`, read from the host's file.
 pub fn weights(host: &str) -> (u32, u32) {
-    let servers = sluice::target::nginx::read_upstream(&upstream_text(host), "demo_backend")
+    let servers = sluice::remote::nginx::read_upstream(&upstream_text(host), "demo_backend")
         .expect("parse upstream");
     let ip = host_ip(host);
     let w = |port: u16| {

@@ -12,8 +12,8 @@ use crate::domain::approval::ApprovalDecision;
 use crate::domain::Transition;
 use crate::engine::event::EventKind;
 use crate::engine::ops;
+use crate::remote::host::TrackName;
 use crate::store::{NewApproval, Store};
-use crate::target::host::TrackName;
 
 /// How often the waiting rollout reads the store.
 pub const POLL: Duration = Duration::from_secs(1);

@@ -21,7 +21,7 @@ use super::{next_judgement, Control, Rollout, Stop};
 use crate::analysis::{Judgement, Verdict};
 use crate::domain::{Split, Transition};
 use crate::engine::event::EventKind;
-use crate::target::host::{HostError, ServiceOnHost, TrackName};
+use crate::remote::host::{HostError, ServiceOnHost, TrackName};
 
 /// How often green's health and every host's weights are checked while it is watched.
 const PROBE_EVERY: Duration = Duration::from_secs(2);

@@ -18,7 +18,7 @@ use super::ops::{self, Ctx};
 use crate::analysis::{Judgement, Verdict};
 use crate::config::{Service, Strategy, StrategyKind};
 use crate::domain::{DeploymentState, Split, Transition, Version};
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 /// What an operator can ask of a running deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]

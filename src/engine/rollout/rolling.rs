@@ -15,7 +15,7 @@ use crate::domain::batches::plan;
 use crate::domain::{BatchSize, Split};
 use crate::engine::event::EventKind;
 use crate::engine::ops;
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 impl Rollout {
     pub(super) async fn rolling(&mut self, size: BatchSize, bake: Duration) -> Result<(), Stop> {

@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::target::host::TrackName;
+use crate::remote::host::TrackName;
 
 /// An inclusive range of ports, `START-END`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ pub mod fence;
 pub mod host;
 pub mod nginx;
 pub mod ports;
-pub mod remote;
 pub mod ssh;
+pub mod transport;
 
-pub use remote::{quote, Output, Remote, RemoteError, Script};
+pub use transport::{quote, Output, Remote, RemoteError, Script};

@@ -1,7 +1,7 @@
 //! `port: auto` tracks on one host: read the host's port registry, claim a port when a stack
 //! starts (moving the track's upstream line when its port changes, through the same checked,
 //! restorable NGINX write as a weight change), give it back when the stack is removed.
-//! The decisions are the pure functions of [`crate::target::ports`].
+//! The decisions are the pure functions of [`crate::remote::ports`].
 
 use std::collections::BTreeSet;
 
@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::{apply_script_then, hex, HostError, ServiceOnHost, TrackName};
 use crate::config::{HostPorts, Port};
-use crate::target::nginx;
-use crate::target::ports::{allocate, listening_ports, Registry};
-use crate::target::remote::{quote, Script};
+use crate::remote::nginx;
+use crate::remote::ports::{allocate, listening_ports, Registry};
+use crate::remote::{quote, Script};
 
 /// What one read of the host gives a claim: the registry (text and parsed), the ports that
 /// something listens on, and the upstream file's text.
@@ -137,7 +137,7 @@ impl ServiceOnHost<'_> {
         &self,
         read: &ClaimRead,
         t: TrackName,
-    ) -> Result<crate::target::ports::Allocation, HostError> {
+    ) -> Result<crate::remote::ports::Allocation, HostError> {
         let hp = self.host_ports(t)?;
         allocate(
             &read.registry,

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::nginx;
-use super::remote::{quote, Output, Remote, RemoteError, Script};
+use super::transport::{quote, Output, Remote, RemoteError, Script};
 use crate::config::{Host, HostPaths, Service, Track};
 use crate::domain::{Split, TrackWeights, Version};
 

@@ -14,7 +14,7 @@ use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::remote::{quote, Output, Remote, RemoteError, Script};
+use super::transport::{quote, Output, Remote, RemoteError, Script};
 use crate::config::{Config, Host};
 
 struct Slot {

@@ -56,9 +56,9 @@ pub fn parse_df(out: &str, paths: &[String]) -> Result<Vec<DiskFree>, String> {
 }
 
 /// Listening sockets on `port` that would take `addr:port` (the address itself, or a
-/// wildcard), from `ss -Hltn` output: [`crate::target::ports::listeners`] on that port.
+/// wildcard), from `ss -Hltn` output: [`crate::remote::ports::listeners`] on that port.
 pub fn parse_listeners(out: &str, addr: &str, port: u16) -> Result<Vec<String>, String> {
-    Ok(crate::target::ports::listeners(out, addr)?
+    Ok(crate::remote::ports::listeners(out, addr)?
         .into_iter()
         .filter(|(_, p)| *p == port)
         .map(|(local, _)| local)
