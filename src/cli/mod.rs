@@ -1,8 +1,9 @@
 //! The command line: `sluice` opens the console; subcommands run headless for scripts and CI.
 //!
 //! Exit codes: 0 success; 1 the operation failed or was rolled back; 2 bad usage or an invalid
-//! configuration; 3 a deployment is paused waiting for an operator's decision; 4 policy refused
-//! the deploy (nothing was changed).
+//! configuration; 3 a deployment is paused waiting for an operator's decision (`deploy
+//! --exit-on-pause`), or `status` found a canary carrying traffic that nobody watches; 4 policy
+//! refused the deploy (nothing was changed).
 
 mod approvals;
 mod deploy;
@@ -72,6 +73,10 @@ pub enum Cmd {
         /// Start even if policy refuses (blackout, freeze, risk…); the reason is recorded.
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
+        /// Exit 3 when the rollout waits for a decision, leaving its canary UNWATCHED (by
+        /// default deploy stays, judging the canary, until it is promoted or rolled back).
+        #[arg(long)]
+        exit_on_pause: bool,
     },
     /// Weights and versions read back from every host.
     Status {
@@ -93,6 +98,16 @@ pub enum Cmd {
     },
     /// Continue a deployment left paused by a crash (recovered) through its remaining steps.
     Resume {
+        service: String,
+        #[arg(long)]
+        json: bool,
+        /// Exit 3 when the rollout waits for a decision (see `deploy --exit-on-pause`).
+        #[arg(long)]
+        exit_on_pause: bool,
+    },
+    /// Take over a deployment nobody drives (UNWATCHED in `status`): hold its lease and judge
+    /// its canary where it is, rolling it back on a breach, until it is promoted or rolled back.
+    TakeOver {
         service: String,
         #[arg(long)]
         json: bool,

@@ -7,6 +7,7 @@ pub mod approval;
 pub mod checks;
 pub mod event;
 pub mod gate;
+pub mod handoff;
 pub mod journal;
 pub mod lease;
 pub mod ops;
@@ -69,6 +70,11 @@ pub enum Command {
     /// Read the hosts' state back (all services when `None`).
     Refresh {
         service: Option<String>,
+    },
+    /// Take over a deployment that nobody drives (its sluice crashed or exited at a pause):
+    /// hold its lease and judge its canary where it is, until an operator decides.
+    TakeOver {
+        service: String,
     },
     /// Approve or reject a pending approval (four-eyes and the approver list apply).
     DecideApproval {
@@ -322,6 +328,12 @@ impl Engine {
                         .control(&service, Control::SetWeight(canary_percent))
                         .await;
                 }
+                if self.ask_holder(
+                    &service,
+                    crate::store::ControlAsk::Weight { canary_percent },
+                ) {
+                    return Ok(Reply::Accepted);
+                }
                 self.standalone(
                     &service,
                     format!("set {service} canary to {split}"),
@@ -361,15 +373,28 @@ impl Engine {
                 if self.active.contains_key(&service) {
                     self.control(&service, Control::Resume).await
                 } else {
-                    self.resume_recovered(service)
+                    self.resume_recovered(service, false).await
                 }
+            }
+            Command::TakeOver { service } => {
+                self.check_service(&service)?;
+                if let Some(a) = self.active.get(&service) {
+                    return Err(EngineError::Busy {
+                        service,
+                        id: a.id,
+                        state: *a.state.borrow(),
+                    });
+                }
+                self.resume_recovered(service, true).await
             }
             Command::Promote { service } => {
                 self.check_service(&service)?;
                 if self.active.contains_key(&service) {
                     self.control(&service, Control::Promote).await
                 } else {
-                    self.promote_standalone(service);
+                    if !self.ask_holder(&service, crate::store::ControlAsk::Promote) {
+                        self.promote_standalone(service);
+                    }
                     Ok(Reply::Accepted)
                 }
             }
@@ -544,17 +569,43 @@ impl Engine {
         Ok(Reply::Started(id))
     }
 
-    /// Continue a deployment that recovery left paused (after a crash) through its remaining
-    /// steps, under a new lease, with its journal and id. The rollout re-reads the hosts first
-    /// and stays paused when they no longer carry one of its steps.
-    fn resume_recovered(&mut self, service: String) -> Result<Reply, EngineError> {
+    /// Continue a deployment that nobody drives any more (its sluice crashed, or exited at a
+    /// pause) under a new lease, with its journal and id. The rollout re-reads the hosts first;
+    /// it walks its remaining steps when they still carry one of them (not with `watch_only`, a
+    /// take-over), and otherwise stays paused, judging the canary until an operator decides.
+    async fn resume_recovered(
+        &mut self,
+        service: String,
+        watch_only: bool,
+    ) -> Result<Reply, EngineError> {
         let store = self.store.clone().map_err(EngineError::Store)?;
-        let d = store
-            .in_flight()
-            .map_err(|e| EngineError::Store(e.to_string()))?
-            .into_iter()
-            .rfind(|d| d.service == service && d.state == DeploymentState::Paused)
-            .ok_or_else(|| EngineError::NothingInFlight(service.clone()))?;
+        let in_flight = |store: &Store| {
+            store
+                .in_flight()
+                .map(|all| all.into_iter().rfind(|d| d.service == service))
+                .map_err(|e| EngineError::Store(e.to_string()))
+        };
+        let found = in_flight(&store)?;
+        // Left in flight by a sluice that died after this one started (start-up recovery ran
+        // before): recover it now, as a start would (a live holder is left alone there).
+        if found
+            .as_ref()
+            .is_some_and(|d| d.state != DeploymentState::Paused)
+        {
+            recover::recover(&self.ctx, &store, Some(&service), |s, id| {
+                self.emitter(s, id)
+            })
+            .await;
+        }
+        let d = in_flight(&store)?
+            .filter(|d| d.state == DeploymentState::Paused)
+            .ok_or_else(|| match handoff::live_holder(&store, &service) {
+                Some((l, id)) => EngineError::Locked(format!(
+                    "deployment #{id} of {service} is driven and watched by {}",
+                    l.holder.describe()
+                )),
+                None => EngineError::NothingInFlight(service.clone()),
+            })?;
         let strategy = self
             .ctx
             .config
@@ -576,7 +627,11 @@ impl Engine {
             &store,
             &service,
             &operator,
-            format!("resume deployment #{} of {service} {version}", d.id),
+            format!(
+                "{} deployment #{} of {service} {version}",
+                if watch_only { "take over" } else { "resume" },
+                d.id
+            ),
             &cancel,
         )?;
         let id = d.id;
@@ -593,8 +648,12 @@ impl Engine {
             em,
             control_rx,
             cancel.clone(),
-        )
-        .resuming(d);
+        );
+        let rollout = if watch_only {
+            rollout.taking_over(d)
+        } else {
+            rollout.resuming(d)
+        };
         self.launch(
             service, id, rollout, held, store, control_tx, state_tx, state_rx, cancel,
         );
@@ -655,6 +714,16 @@ impl Engine {
                 }
             }
         });
+        // Requests from other processes (`sluice promote`/`weight` in another shell).
+        let served = CancellationToken::new();
+        tokio::spawn(handoff::serve(
+            store.clone(),
+            id,
+            rollout.strategy.kind.clone(),
+            control_tx.downgrade(),
+            self.events.clone(),
+            served.clone(),
+        ));
         let done = self.internal_tx.clone();
         let name = service.clone();
         let approvals = store;
@@ -662,6 +731,7 @@ impl Engine {
         let asked = rollback_asked.clone();
         tokio::spawn(async move {
             let end = rollout.run().await;
+            served.cancel();
             // An approval still pending is moot now (rolled back, failed, ...).
             let _ = approvals.expire_approvals_of(id, &format!("the deployment ended {end}"));
             drop(held);
@@ -765,6 +835,26 @@ impl Engine {
                 em.emit(EventKind::Failed { error });
             }
         });
+    }
+
+    /// When another live process drives `service`, ask it to carry out `ask` (in the
+    /// background; the outcome is an event) and say true; false when nobody else does.
+    fn ask_holder(&self, service: &str, ask: crate::store::ControlAsk) -> bool {
+        let Ok(store) = self.store.clone() else {
+            return false;
+        };
+        let Some((holder, deployment)) = handoff::live_holder(&store, service) else {
+            return false;
+        };
+        let em = self.emitter(service, None);
+        let operator = self.operator.clone();
+        tokio::spawn(async move {
+            match handoff::ask_holder(&store, &holder, deployment, ask, &operator, &em).await {
+                Ok(done) => em.emit(EventKind::Info { message: done }),
+                Err(error) => em.emit(EventKind::Failed { error }),
+            }
+        });
+        true
     }
 
     fn promote_standalone(&self, service: String) {

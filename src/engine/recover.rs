@@ -15,6 +15,16 @@ pub async fn recover_all(
     store: &Store,
     emitter: impl Fn(&str, Option<u64>) -> Emitter,
 ) -> Vec<RecoveryPlan> {
+    recover(ctx, store, None, emitter).await
+}
+
+/// Recover the in-flight deployments of `only` that service (every service when `None`).
+pub async fn recover(
+    ctx: &Ctx,
+    store: &Store,
+    only: Option<&str>,
+    emitter: impl Fn(&str, Option<u64>) -> Emitter,
+) -> Vec<RecoveryPlan> {
     let in_flight = match store.in_flight() {
         Ok(d) => d,
         Err(e) => {
@@ -25,6 +35,9 @@ pub async fn recover_all(
     let leases = store.leases().unwrap_or_default();
     let mut plans = Vec::new();
     for d in in_flight {
+        if only.is_some_and(|s| s != d.service) {
+            continue;
+        }
         let em = emitter(&d.service, Some(d.id));
         let worked_on = leases
             .iter()
