@@ -152,7 +152,14 @@ fn a_canary_takes_its_port_back_and_gives_it_up_when_removed() {
     let out = run(sluice(&cfg).args(["check"]));
     assert!(out.status.success());
 
-    let out = run(sluice(&cfg).args(["deploy", "shop", "--version", "1.1.0", "--yes"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "shop",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+    ]));
     assert_eq!(out.status.code(), Some(0), "canary-fast to promote");
     for h in HOSTS {
         // The canary had 20001 before and nobody took it: same port, line never moved.
@@ -277,7 +284,14 @@ fn an_exhausted_range_or_a_broken_registry_is_refused_before_anything_changes() 
             )
         })
         .collect();
-    let out = run(sluice(&cfg).args(["deploy", "shop", "--version", "1.1.0", "--yes"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "shop",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+    ]));
     assert_ne!(out.status.code(), Some(0));
     let err =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);

@@ -26,12 +26,7 @@ const WEIGHT_WITHIN: Duration = Duration::from_secs(120);
 
 /// The live lease another process holds on `service` and the deployment it drives, if any.
 pub fn live_holder(store: &Store, service: &str) -> Option<(Lease, u64)> {
-    let lease = store
-        .leases()
-        .ok()?
-        .into_iter()
-        .find(|(l, live)| l.service == service && *live == Liveness::Live)?
-        .0;
+    let lease = live_lease(store, service)?;
     let deployment = store
         .in_flight()
         .ok()?
@@ -39,6 +34,25 @@ pub fn live_holder(store: &Store, service: &str) -> Option<(Lease, u64)> {
         .rfind(|d| d.service == service)?
         .id;
     Some((lease, deployment))
+}
+
+fn live_lease(store: &Store, service: &str) -> Option<Lease> {
+    store
+        .leases()
+        .ok()?
+        .into_iter()
+        .find(|(l, live)| l.service == service && *live == Liveness::Live)
+        .map(|(l, _)| l)
+}
+
+/// The lease with `token` still binds (a store that cannot be read is given the benefit).
+fn lease_live(store: &Store, service: &str, token: u64) -> bool {
+    match store.leases() {
+        Ok(all) => all
+            .iter()
+            .any(|(l, live)| l.service == service && l.token == token && *live == Liveness::Live),
+        Err(_) => true,
+    }
 }
 
 /// Ask whoever holds `service`'s lease (driving `deployment`) to carry out `ask`, and wait for
@@ -65,6 +79,9 @@ pub async fn ask_holder(
         ),
     });
     let started = tokio::time::Instant::now();
+    // Polls in a row that found the holder gone while the request was taken: it writes the
+    // outcome just after it lets go of the lease, so one such poll proves nothing.
+    let mut gone_for = 0;
     loop {
         tokio::time::sleep(POLL).await;
         let now = store
@@ -98,17 +115,42 @@ pub async fn ask_holder(
             }
             ControlState::Pending => {}
             ControlState::Taken => {
-                let gone = live_holder(store, service).is_none_or(|(l, _)| l.token != holder.token);
-                if gone {
-                    return Err(format!(
-                        "{} stopped holding {service} while carrying out request #{}; see \
-                         `sluice status {service}`",
-                        holder.holder.describe(),
-                        req.id
-                    ));
+                let gone = !lease_live(store, service, holder.token);
+                gone_for = if gone { gone_for + 1 } else { 0 };
+                if gone_for > 4 {
+                    return ended_without_answer(store, holder, deployment, ask, req.id);
                 }
             }
         }
+    }
+}
+
+/// The holder let go of the lease without writing the outcome of request `id` (its process
+/// may have exited right after the deployment ended): the journal says how it ended.
+fn ended_without_answer(
+    store: &Store,
+    holder: &Lease,
+    deployment: u64,
+    ask: ControlAsk,
+    id: u64,
+) -> Result<String, String> {
+    let state = store
+        .deployment(deployment)
+        .map_err(|e| e.to_string())?
+        .map(|d| d.state);
+    match (ask, state) {
+        (ControlAsk::Promote, Some(DeploymentState::Succeeded)) => {
+            Ok(format!("deployment #{deployment} promoted (request #{id})"))
+        }
+        (_, Some(s)) if s.is_terminal() => Err(format!(
+            "deployment #{deployment} ended {s} (request #{id})"
+        )),
+        _ => Err(format!(
+            "{} stopped holding {} while carrying out request #{id}; see `sluice status {}`",
+            holder.holder.describe(),
+            holder.service,
+            holder.service
+        )),
     }
 }
 
@@ -202,16 +244,18 @@ async fn carry_out(
     let deadline = within.map(|d| tokio::time::Instant::now() + d);
     let mut last_error = None;
     loop {
+        // Events first: the deployment's last events are queued before it stops.
         let e = tokio::select! {
-            _ = stop.cancelled() => return Err(format!("deployment #{} ended{}", req.deployment, last_error.map(|e| format!(": {e}")).unwrap_or_default())),
-            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
-                return Err(format!("no confirmation within {}s; see `sluice status {}`", WEIGHT_WITHIN.as_secs(), req.service));
-            }
+            biased;
             e = rx.recv() => match e {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return Err("the engine stopped".into()),
             },
+            _ = stop.cancelled() => return Err(format!("deployment #{} ended{}", req.deployment, last_error.map(|e| format!(": {e}")).unwrap_or_default())),
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                return Err(format!("no confirmation within {}s; see `sluice status {}`", WEIGHT_WITHIN.as_secs(), req.service));
+            }
         };
         if e.deployment != Some(req.deployment) {
             continue;

@@ -716,7 +716,7 @@ impl Engine {
         });
         // Requests from other processes (`sluice promote`/`weight` in another shell).
         let served = CancellationToken::new();
-        tokio::spawn(handoff::serve(
+        let serving = tokio::spawn(handoff::serve(
             store.clone(),
             id,
             rollout.strategy.kind.clone(),
@@ -731,7 +731,9 @@ impl Engine {
         let asked = rollback_asked.clone();
         tokio::spawn(async move {
             let end = rollout.run().await;
+            // The outcome of a request it carried out is written before the lease goes.
             served.cancel();
+            let _ = serving.await;
             // An approval still pending is moot now (rolled back, failed, ...).
             let _ = approvals.expire_approvals_of(id, &format!("the deployment ended {end}"));
             drop(held);

@@ -142,6 +142,10 @@ async fn run_async(
                         Ok(p) => app.approvals = p,
                         Err(e) => tracing::warn!("reading approvals: {e}"),
                     }
+                    match store.leases() {
+                        Ok(l) => app.leases = Some(l),
+                        Err(e) => tracing::warn!("reading leases: {e}"),
+                    }
                 }
             }
             _ = refresh.tick() => {
