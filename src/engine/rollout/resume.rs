@@ -42,10 +42,11 @@ impl Rollout {
             if let Some(max) = shares.iter().max() {
                 self.split = Split::new(*max).unwrap_or(self.split);
             }
+            let pct = self.split.canary_percent();
             let hosts = if shares.windows(2).all(|w| w[0] == w[1]) {
-                format!("{} on every host read", self.split)
+                format!("canary at {pct} % on every host read")
             } else {
-                format!("hosts disagree: up to {}", self.split)
+                format!("hosts disagree: canary at up to {pct} %")
             };
             return self
                 .watch_paused(format!(
