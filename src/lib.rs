@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod identity;
 pub mod metrics;
 pub mod notify;
 pub mod policy;

@@ -9,24 +9,7 @@ use super::ops::{known, print_event};
 use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_REFUSED, EXIT_USAGE};
 use crate::domain::{DeploymentState, Version};
 use crate::engine::{Command, Ctx, Engine, EngineError, EventKind, Reply};
-
-/// Who is acting: `$SLUICE_OPERATOR`, else the login name.
-pub fn operator() -> String {
-    for var in ["SLUICE_OPERATOR", "USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.trim().is_empty() {
-                return v;
-            }
-        }
-    }
-    std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
-}
+use crate::identity::operator;
 
 /// `deploy`'s flags.
 pub struct Options {
@@ -98,6 +81,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
     }
 
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    crate::metrics::attach(handle.subscribe());
     let events = handle.subscribe();
     // A notifier without its secret stops the deploy before anything moves.
     let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
@@ -137,6 +121,7 @@ pub async fn continue_with(
     command: Command,
 ) -> ExitCode {
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    crate::metrics::attach(handle.subscribe());
     let mut events = handle.subscribe();
     let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
         Ok(d) => d,

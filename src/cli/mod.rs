@@ -7,11 +7,10 @@
 
 mod approvals;
 mod deploy;
-pub use deploy::operator;
+pub use crate::identity::operator;
+mod colour;
 mod nginx_plan;
 mod ops;
-mod output;
-mod policy_output;
 mod ports;
 mod store;
 mod store_status;
@@ -21,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use output::human;
+pub use crate::engine::wording::human;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -300,33 +299,8 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
     }
 }
 
-/// `sluice check`: the configuration, and the console's keymap file when there is one.
-pub fn check_with_keys(config: &std::path::Path, keys: Option<&std::path::Path>) -> ExitCode {
-    let config_ok = check(config) == ExitCode::SUCCESS;
-    let keys_ok = match crate::tui::keymap::file::locate(keys, config) {
-        None => true,
-        Some(p) => match crate::tui::keymap::file::load(&p) {
-            Ok(_) => {
-                println!("{}: ok (keymap)", p.display());
-                true
-            }
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{d}");
-                }
-                eprintln!("{}: {} error(s)", p.display(), diags.len());
-                false
-            }
-        },
-    };
-    if config_ok && keys_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_USAGE)
-    }
-}
-
-fn check(path: &std::path::Path) -> ExitCode {
+/// `sluice check` of the configuration file (`main` adds the console's keymap file).
+pub fn check(path: &std::path::Path) -> ExitCode {
     match crate::config::load(path) {
         Ok(cfg) => {
             println!(

@@ -8,9 +8,10 @@ use futures::future::join_all;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{deploy, output::human, Cmd, EXIT_FAILED, EXIT_USAGE};
+use super::{deploy, Cmd, EXIT_FAILED, EXIT_USAGE};
 use crate::config::Config;
 use crate::domain::{weight_label, Split};
+use crate::engine::wording::human;
 use crate::engine::{handoff, ops, Ctx, Emitter, Event};
 use crate::remote::ssh::SshPool;
 use crate::store::ControlAsk;
@@ -162,7 +163,7 @@ async fn via_holder(
 ) -> Option<Result<(), String>> {
     let store = crate::store::Store::for_config(&ctx.config).ok()?;
     let (holder, deployment) = handoff::live_holder(&store, service)?;
-    let operator = deploy::operator();
+    let operator = crate::identity::operator();
     let asked = handoff::ask_holder(&store, &holder, deployment, ask, &operator, em).await;
     Some(asked.map(|done| em.emit(crate::engine::EventKind::Info { message: done })))
 }
@@ -187,7 +188,7 @@ where
         &Arc::new(store),
         crate::engine::lease::Want {
             service,
-            operator: &deploy::operator(),
+            operator: &crate::identity::operator(),
             purpose,
             takeover,
         },
@@ -409,7 +410,7 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
             }
         }
         durable.print(&services);
-        let (red, plain) = if super::output::colour_on_stdout() {
+        let (red, plain) = if super::colour::colour_on_stdout() {
             ("\x1b[1;31m", "\x1b[0m")
         } else {
             ("", "")

@@ -17,6 +17,7 @@ pub mod recover;
 pub mod recovery;
 pub mod rollout;
 pub mod snapshot;
+pub mod wording;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -225,7 +226,6 @@ impl Engine {
             }
         });
 
-        crate::metrics::attach(&events);
         let gate = gate::Gate::start(snap_rx.clone());
         let engine = Engine {
             gate,
@@ -233,7 +233,7 @@ impl Engine {
             events: events.clone(),
             active: HashMap::new(),
             store,
-            operator: crate::cli::operator(),
+            operator: crate::identity::operator(),
             internal_tx,
         };
         tokio::spawn(engine.run(req_rx, internal_rx));
@@ -251,7 +251,10 @@ impl Engine {
     ) {
         // Before any command: what the journal left in flight, read back from the hosts.
         if let Ok(store) = self.store.clone() {
-            let plans = recover::recover_all(&self.ctx, &store, |s, id| self.emitter(s, id)).await;
+            let plans = recover::recover_all(&self.ctx, &store, &self.operator, |s, id| {
+                self.emitter(s, id)
+            })
+            .await;
             for p in plans {
                 tracing::info!(service = %p.service, "recovery: {}", p.message);
             }
@@ -592,9 +595,13 @@ impl Engine {
             .as_ref()
             .is_some_and(|d| d.state != DeploymentState::Paused)
         {
-            recover::recover(&self.ctx, &store, Some(&service), |s, id| {
-                self.emitter(s, id)
-            })
+            recover::recover(
+                &self.ctx,
+                &store,
+                &self.operator,
+                Some(&service),
+                |s, id| self.emitter(s, id),
+            )
             .await;
         }
         let d = in_flight(&store)?
@@ -621,7 +628,7 @@ impl Engine {
         let version = Version::parse(&d.version)
             .map_err(|e| EngineError::Store(format!("deployment #{} has version {e}", d.id)))?;
         let svc = self.ctx.config.services[&service].clone();
-        let operator = crate::cli::operator();
+        let operator = self.operator.clone();
         let cancel = CancellationToken::new();
         let held = self.take_lease(
             &store,

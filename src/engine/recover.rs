@@ -13,15 +13,17 @@ use crate::store::{JournalChange, Liveness, NewAudit, Store};
 pub async fn recover_all(
     ctx: &Ctx,
     store: &Store,
+    operator: &str,
     emitter: impl Fn(&str, Option<u64>) -> Emitter,
 ) -> Vec<RecoveryPlan> {
-    recover(ctx, store, None, emitter).await
+    recover(ctx, store, operator, None, emitter).await
 }
 
 /// Recover the in-flight deployments of `only` that service (every service when `None`).
 pub async fn recover(
     ctx: &Ctx,
     store: &Store,
+    operator: &str,
     only: Option<&str>,
     emitter: impl Fn(&str, Option<u64>) -> Emitter,
 ) -> Vec<RecoveryPlan> {
@@ -81,7 +83,7 @@ pub async fn recover(
             .and_then(|_| {
                 store
                     .audit(&NewAudit {
-                        actor: crate::cli::operator(),
+                        actor: operator.to_string(),
                         action: "recovery".into(),
                         service: d.service.clone(),
                         from: d.state.as_str().into(),

@@ -194,7 +194,8 @@ impl App {
             _ => false,
         };
         if !routine {
-            self.events.push_front((e.at, crate::cli::human(e), alarm));
+            self.events
+                .push_front((e.at, crate::engine::wording::human(e), alarm));
             self.events.truncate(EVENT_LOG);
         }
         if self.emergency.is_some() && self.all_on_stable() {
