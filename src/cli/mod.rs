@@ -222,6 +222,7 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
     ) {
         // SAFETY: only sets the process's disposition for SIGPIPE back to the default; no
         // handler (and no Rust code) runs on the signal.
+        #[allow(unsafe_code)]
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }

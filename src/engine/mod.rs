@@ -1,6 +1,9 @@
 //! The in-process deploy engine: an actor that owns every deployment, takes [`Command`]s,
-//! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless CLI both drive it
-//! through an [`EngineHandle`]; neither touches hosts directly.
+//! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless `deploy`, `resume`
+//! and `take-over` drive it through an [`EngineHandle`]. The one-shot CLI verbs (`status`,
+//! `rollback`, `promote`, `weight`) skip the actor: they call [`ops`] under a lease of their own
+//! ([`lease::standalone`]) — the same host operations, fencing, journal and audit — or, while
+//! another process drives the deployment, ask it through the store ([`handoff`]).
 
 pub mod analysis;
 pub mod approval;
