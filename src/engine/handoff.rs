@@ -229,7 +229,10 @@ async fn carry_out(
         }
         (ControlAsk::Promote, _) => (Control::Promote, None),
         (ControlAsk::Weight { canary_percent }, _) => {
-            (Control::SetWeight(canary_percent), Some(WEIGHT_WITHIN))
+            let split = crate::domain::Split::new(canary_percent).ok_or_else(|| {
+                format!("request #{}: weight {canary_percent} is over 100 %", req.id)
+            })?;
+            (Control::SetWeight(split), Some(WEIGHT_WITHIN))
         }
     };
     let mut rx = events.subscribe();

@@ -330,9 +330,7 @@ impl Engine {
                 };
                 self.check_service(&service)?;
                 if self.active.contains_key(&service) {
-                    return self
-                        .control(&service, Control::SetWeight(canary_percent))
-                        .await;
+                    return self.control(&service, Control::SetWeight(split)).await;
                 }
                 if self.ask_holder(
                     &service,
@@ -536,10 +534,7 @@ impl Engine {
             .emitter(&service, Some(id))
             .with_sink(held.recorder(&operator, Some(id)));
         gate::admitted(&em, &admitted, &operator, override_reason.as_deref());
-        let steps = match &strategy.kind {
-            crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
-            _ => Vec::new(),
-        };
+        let steps = strategy.kind.step_percents();
         let operator_for_approval = operator.clone();
         em.emit(EventKind::DeployStarted {
             version: version.to_string(),

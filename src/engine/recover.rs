@@ -6,7 +6,6 @@
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
 use super::recovery::{plan, Outcome, RecoveryPlan};
-use crate::config::StrategyKind;
 use crate::store::{JournalChange, Liveness, NewAudit, Store};
 
 /// Recover every in-flight deployment; `emitter(service, id)` gives each its event channel.
@@ -67,10 +66,12 @@ pub async fn recover(
             continue;
         };
         let reads = ops::observe_each(ctx, &svc, &em).await;
-        let steps = match ctx.config.strategies.get(&d.strategy).map(|s| &s.kind) {
-            Some(StrategyKind::Canary { steps, .. }) => steps.clone(),
-            _ => Vec::new(),
-        };
+        let steps = ctx
+            .config
+            .strategies
+            .get(&d.strategy)
+            .map(|s| s.kind.step_percents())
+            .unwrap_or_default();
         let p = plan(&d, &steps, &reads);
         let journaled = store
             .record(d.id, &JournalChange::Note(p.message.clone()))

@@ -96,7 +96,10 @@ pub fn test_config() -> Config {
             Strategy {
                 name: "canary-auto".into(),
                 kind: StrategyKind::Canary {
-                    steps: vec![10, 40, 70],
+                    steps: [10, 40, 70]
+                        .into_iter()
+                        .filter_map(crate::domain::Split::new)
+                        .collect(),
                     bake: Duration::from_secs(30),
                     finally: Finally::Pause,
                 },

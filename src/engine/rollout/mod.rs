@@ -26,7 +26,7 @@ pub enum Control {
     Pause,
     Resume,
     Promote,
-    SetWeight(u8),
+    SetWeight(Split),
     Rollback(String),
 }
 
@@ -366,8 +366,7 @@ impl Rollout {
                 self.promote().await?;
                 Ok(true)
             }
-            Control::SetWeight(p) => {
-                let split = Split::new(p).unwrap_or(self.split);
+            Control::SetWeight(split) => {
                 self.move_traffic(split).await?;
                 self.em.emit(EventKind::WeightSet {
                     canary_percent: split.canary_percent(),

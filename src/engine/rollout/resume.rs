@@ -72,7 +72,8 @@ impl Rollout {
         };
         let svc = self.service.clone();
         let reads = ops::observe_each(&self.ctx, &svc, &self.em).await;
-        let p = plan(&d, &steps, &reads);
+        let percents: Vec<u8> = steps.iter().map(|s| s.canary_percent()).collect();
+        let p = plan(&d, &percents, &reads);
         let (pct, step) = match p.outcome {
             Outcome::Paused {
                 canary_percent,
