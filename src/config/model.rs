@@ -20,7 +20,7 @@ pub struct Config {
     pub strategies: BTreeMap<String, Strategy>,
     pub analysis: Analysis,
     /// Deploy windows, constraints and the risk policy (`policy:`).
-    pub policy: crate::policy::Policy,
+    pub policy: crate::domain::deploy_policy::Policy,
     /// Pre-deploy checks (`checks:`).
     pub checks: super::safety::Checks,
 }

@@ -2,9 +2,12 @@
 
 pub mod approval;
 pub mod batches;
+pub mod deploy_policy;
 pub mod release;
 pub mod split;
 pub mod state;
+pub mod window_parse;
+pub mod windows;
 
 pub use batches::BatchSize;
 pub use release::Version;

@@ -7,46 +7,7 @@
 use serde::Serialize;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    pub fn of(score: u8) -> Level {
-        match score {
-            0..25 => Level::Low,
-            25..50 => Level::Medium,
-            50..75 => Level::High,
-            _ => Level::Critical,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "low" => Some(Level::Low),
-            "medium" => Some(Level::Medium),
-            "high" => Some(Level::High),
-            "critical" => Some(Level::Critical),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        })
-    }
-}
+pub use crate::domain::deploy_policy::Level;
 
 /// What the engine knows of a service's past deployments. Filled from the engine's own memory
 /// today; the durable journal fills it across restarts.

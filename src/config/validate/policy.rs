@@ -6,10 +6,9 @@ use chrono::Duration as Days;
 use chrono_tz::Tz;
 
 use super::*;
-use crate::policy::{
-    parse, windows, Freeze, HighRiskDays, Level, Policy, RiskPolicy, Span, TrafficGate, Window,
-    WorkingHours,
-};
+use crate::domain::deploy_policy::{Freeze, Level, Policy, RiskPolicy, TrafficGate};
+use crate::domain::window_parse as parse;
+use crate::domain::windows::{self, HighRiskDays, Span, Window, WorkingHours};
 
 const POLICY_KEYS: &[&str] = &[
     "timezone",

@@ -1,5 +1,5 @@
 use super::*;
-use crate::policy::parse;
+use crate::domain::window_parse as parse;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
