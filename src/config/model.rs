@@ -87,7 +87,7 @@ pub struct Host {
 /// A host's range for allocated ports and the registry file that records who holds which.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostPorts {
-    pub range: crate::remote::ports::PortRange,
+    pub range: crate::domain::ports::PortRange,
     /// Absolute path on the host (default `/var/lib/sluice/ports`).
     pub registry: String,
 }

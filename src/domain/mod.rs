@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod batches;
 pub mod deploy_policy;
+pub mod ports;
 pub mod release;
 pub mod split;
 pub mod state;

@@ -57,7 +57,7 @@ fn host_ports(v: &mut V, f: &Fields, what: &str) -> Option<HostPorts> {
                 return None;
             }
         };
-        match crate::remote::ports::PortRange::parse(&s) {
+        match crate::domain::ports::PortRange::parse(&s) {
             Ok(r) => Some(r),
             Err(e) => {
                 v.err(n, format!("ports.range: {e}"));
