@@ -79,6 +79,12 @@ pub async fn ask_holder(
         ),
     });
     let started = tokio::time::Instant::now();
+    // The holder's progress, as its journal records it, is shown while it works.
+    let mut seen = store
+        .journal(deployment)
+        .ok()
+        .and_then(|j| j.last().map(|e| e.seq))
+        .unwrap_or(0);
     // Polls in a row that found the holder gone while the request was taken: it writes the
     // outcome just after it lets go of the lease, so one such poll proves nothing.
     let mut gone_for = 0;
@@ -115,6 +121,14 @@ pub async fn ask_holder(
             }
             ControlState::Pending => {}
             ControlState::Taken => {
+                for e in store.journal_after(deployment, seen).unwrap_or_default() {
+                    if !e.note.is_empty() {
+                        em.emit(EventKind::Info {
+                            message: format!("deployment #{deployment}: {}", e.note),
+                        });
+                    }
+                    seen = seen.max(e.seq);
+                }
                 let gone = !lease_live(store, service, holder.token);
                 gone_for = if gone { gone_for + 1 } else { 0 };
                 if gone_for > 4 {

@@ -230,15 +230,20 @@ impl Store {
 
     /// The journal of one deployment, in order.
     pub fn journal(&self, id: u64) -> Result<Vec<JournalEntry>, StoreError> {
+        self.journal_after(id, 0)
+    }
+
+    /// The entries of deployment `id` after sequence number `seq`, in order.
+    pub fn journal_after(&self, id: u64, seq: u64) -> Result<Vec<JournalEntry>, StoreError> {
         let conn = self.conn();
         let mut st = conn
             .prepare(
                 "SELECT seq, deployment, at, state, step, canary_percent, note FROM journal \
-                 WHERE deployment = ?1 ORDER BY seq",
+                 WHERE deployment = ?1 AND seq > ?2 ORDER BY seq",
             )
             .map_err(|e| self.error(e))?;
         let rows = st
-            .query_map([id as i64], |r| {
+            .query_map([id as i64, seq as i64], |r| {
                 Ok(JournalEntry {
                     seq: r.get::<_, i64>(0)? as u64,
                     deployment: r.get::<_, i64>(1)? as u64,
