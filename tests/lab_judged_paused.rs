@@ -9,17 +9,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::engine::{engine, until, until_the_end};
 use common::load::{knob, Load};
 use common::*;
 use sluice::analysis::Verdict;
 use sluice::domain::{DeploymentState, Version};
-use sluice::engine::{Command, Engine, EngineHandle, Event, EventKind};
+use sluice::engine::{Command, EngineHandle, EventKind};
 use sluice::remote::host::TrackName;
-use sluice::remote::ssh::SshPool;
-use tokio::sync::broadcast::Receiver;
 
 const FAILURE_LIMIT: usize = 2;
 
@@ -194,7 +192,7 @@ fn exit_on_pause_leaves_it_unwatched_and_a_take_over_judges_and_rolls_it_back() 
         let watched = run(sluice(&cfg).args(["status", "demo"]));
         assert_eq!(watched.status.code(), Some(0), "watched now");
         breaks_the_canary();
-        let events = until_rolled_back(&mut rx, 60).await;
+        let events = until_the_end(&mut rx, 60).await;
         assert_engine_rolled_back_by_the_judge(&events);
     });
     let after = run(sluice(&cfg).args(["status", "demo"]));
@@ -216,7 +214,7 @@ fn a_canary_paused_at_70_after_its_steps_that_breaks_rolls_back_by_itself() {
         .await
         .expect("paused at 70 % after the last step");
         breaks_the_canary();
-        let events = until_rolled_back(&mut rx, 60).await;
+        let events = until_the_end(&mut rx, 60).await;
         assert_engine_rolled_back_by_the_judge(&events);
     });
 }
@@ -259,7 +257,7 @@ fn a_canary_paused_by_its_operator_mid_bake_that_breaks_rolls_back_by_itself() {
         .await
         .expect("paused");
         breaks_the_canary();
-        let events = until_rolled_back(&mut rx, 60).await;
+        let events = until_the_end(&mut rx, 60).await;
         assert_engine_rolled_back_by_the_judge(&events);
     });
 }
@@ -270,13 +268,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn engine(cfg: &Path) -> (EngineHandle, Receiver<Event>) {
-    let config = Arc::new(sluice::config::load(cfg).expect("valid config"));
-    let handle = Engine::start(config.clone(), Arc::new(SshPool::new(&config)));
-    let rx = handle.subscribe();
-    (handle, rx)
 }
 
 async fn deploy(handle: &EngineHandle, strategy: &str) {
@@ -290,44 +281,6 @@ async fn deploy(handle: &EngineHandle, strategy: &str) {
         })
         .await
         .expect("deploy starts");
-}
-
-/// The next event of `demo` matching `want`, within `secs`.
-async fn until(
-    rx: &mut Receiver<Event>,
-    secs: u64,
-    want: impl Fn(&EventKind) -> bool,
-) -> Option<EventKind> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(e)) if e.service == "demo" && want(&e.kind) => return Some(e.kind),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => panic!("event stream: {e}"),
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Every event of `demo` until the deployment is rolled back (panics after `secs`).
-async fn until_rolled_back(rx: &mut Receiver<Event>, secs: u64) -> Vec<EventKind> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(e)) if e.service == "demo" => {
-                eprintln!("event: {:?}", e.kind);
-                let end = matches!(e.kind, EventKind::State { to, .. } if to.is_terminal());
-                seen.push(e.kind);
-                if end {
-                    return seen;
-                }
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => panic!("event stream: {e}"),
-            Err(_) => panic!("not rolled back within {secs}s; saw {seen:#?}"),
-        }
-    }
 }
 
 fn assert_engine_rolled_back_by_the_judge(events: &[EventKind]) {

@@ -7,28 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::engine::until;
 use common::*;
 use sluice::domain::{DeploymentState, Version};
-use sluice::engine::{Command, Engine, Event, EventKind};
+use sluice::engine::{Command, Engine, EventKind};
 use sluice::remote::ssh::SshPool;
-use tokio::sync::broadcast::Receiver;
-
-/// The next event of `demo` matching `want`, within `secs`.
-async fn until(
-    rx: &mut Receiver<Event>,
-    secs: u64,
-    want: impl Fn(&EventKind) -> bool,
-) -> Option<EventKind> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(e)) if e.service == "demo" && want(&e.kind) => return Some(e.kind),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => panic!("event stream: {e}"),
-            Err(_) => return None,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_mid_bake_holds_the_step_and_a_resume_finishes_the_bake() {

@@ -80,16 +80,9 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
         }
     }
 
-    let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
-    crate::metrics::attach(handle.subscribe());
-    let events = handle.subscribe();
-    // A notifier without its secret stops the deploy before anything moves.
-    let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}\nsluice: nothing was changed");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let session = match Session::start(&ctx) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let command = Command::Deploy {
         service: service.clone(),
@@ -98,16 +91,35 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
         operator: operator(),
         override_reason,
     };
-    follow(
-        handle,
-        events,
-        notifications,
-        service,
-        json,
-        exit_on_pause,
-        command,
-    )
-    .await
+    follow(session, service, json, exit_on_pause, command).await
+}
+
+/// An engine started for one headless command, with its event stream and notifiers.
+struct Session {
+    handle: crate::engine::EngineHandle,
+    events: tokio::sync::broadcast::Receiver<crate::engine::Event>,
+    notifications: Option<crate::notify::Dispatcher>,
+}
+
+impl Session {
+    /// Start the engine (which recovers what the journal has in flight) with metrics and
+    /// notifiers attached. A notifier without its secret stops here, before anything moves.
+    fn start(ctx: &Ctx) -> Result<Session, ExitCode> {
+        let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+        crate::metrics::attach(handle.subscribe());
+        let events = handle.subscribe();
+        match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
+            Ok(notifications) => Ok(Session {
+                handle,
+                events,
+                notifications,
+            }),
+            Err(e) => {
+                eprintln!("{e}\nsluice: nothing was changed");
+                Err(ExitCode::from(EXIT_USAGE))
+            }
+        }
+    }
 }
 
 /// `sluice resume SERVICE` and `sluice take-over SERVICE`: the engine recovers what the journal
@@ -120,52 +132,41 @@ pub async fn continue_with(
     exit_on_pause: bool,
     command: Command,
 ) -> ExitCode {
-    let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
-    crate::metrics::attach(handle.subscribe());
-    let mut events = handle.subscribe();
-    let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}\nsluice: nothing was changed");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let mut session = match Session::start(&ctx) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     // The engine answers its first command after recovery: show what recovery found (its
     // "waits for a decision" is the state being resumed, not an answer to this command).
-    let _ = handle
+    let _ = session
+        .handle
         .send(Command::Refresh {
             service: Some(service.clone()),
         })
         .await;
-    while let Ok(ev) = events.try_recv() {
+    while let Ok(ev) = session.events.try_recv() {
         if ev.service == service && !matches!(ev.kind, EventKind::HostObserved { .. }) {
             print_event(&ev, json);
         }
     }
-    follow(
-        handle,
-        events,
-        notifications,
-        service,
-        json,
-        exit_on_pause,
-        command,
-    )
-    .await
+    follow(session, service, json, exit_on_pause, command).await
 }
 
 /// Send `command` (a deploy, resume or take-over) and print the deployment's events until it
 /// ends; the exit code says how. A deployment waiting for a decision is still judged here (a
 /// breach rolls it back), so this stays until someone decides — unless `exit_on_pause`.
 async fn follow(
-    handle: crate::engine::EngineHandle,
-    mut events: tokio::sync::broadcast::Receiver<crate::engine::Event>,
-    notifications: Option<crate::notify::Dispatcher>,
+    session: Session,
     service: String,
     json: bool,
     exit_on_pause: bool,
     command: Command,
 ) -> ExitCode {
+    let Session {
+        handle,
+        mut events,
+        notifications,
+    } = session;
     let id = match handle.send(command).await {
         Ok(Reply::Started(id)) => id,
         Ok(Reply::Accepted) => 0,
