@@ -7,10 +7,12 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod local_files;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod remote;
+pub mod sanitize;
 pub mod store;
 
 pub mod tui;

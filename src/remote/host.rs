@@ -391,25 +391,6 @@ impl<'a> ServiceOnHost<'a> {
         Ok(got)
     }
 
-    // ---- access log ----------------------------------------------------------------------
-
-    /// Read what the access log gained since `cursor` (nothing on the first call: history is
-    /// not judged). `Ok(None)` when the service has no access log configured.
-    pub async fn poll_log(
-        &self,
-        cursor: &mut crate::analysis::nginx_log::Cursor,
-    ) -> Result<Option<Vec<crate::analysis::nginx_log::Entry>>, HostError> {
-        use crate::analysis::nginx_log::{advance, parse_line, poll_script};
-        let Some(path) = &self.paths.access_log else {
-            return Ok(None);
-        };
-        let out = self
-            .run("read access log", poll_script(&quote(path), cursor))
-            .await?;
-        let lines = advance(cursor, &out.stdout).map_err(|e| self.err(format!("{path}: {e}")))?;
-        Ok(Some(lines.iter().filter_map(|l| parse_line(l)).collect()))
-    }
-
     // ---- compose -----------------------------------------------------------------------
 
     fn compose_prefix(&self, t: TrackName) -> String {

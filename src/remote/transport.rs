@@ -34,6 +34,26 @@ impl Output {
     }
 }
 
+/// What a remote script printed, byte for byte, and how it ended: for output that is not text
+/// or whose byte positions matter (the access-log follower counts its cursor in bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawOutput {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl RawOutput {
+    /// The text view [`Remote::run`] gives (invalid UTF-8 replaced).
+    pub fn lossy(self) -> Output {
+        Output {
+            code: self.code,
+            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
     #[error("host {host}: unknown host (not in the configuration)")]
@@ -118,6 +138,24 @@ pub trait Remote: Send + Sync {
         host: &'a str,
         script: Script<'a>,
     ) -> BoxFuture<'a, Result<Output, RemoteError>>;
+
+    /// As [`Remote::run`], with stdout and stderr as the bytes the script wrote. The default
+    /// re-encodes `run`'s text (enough for test doubles that only produce text); the SSH pool
+    /// returns the bytes themselves.
+    fn run_raw<'a>(
+        &'a self,
+        host: &'a str,
+        script: Script<'a>,
+    ) -> BoxFuture<'a, Result<RawOutput, RemoteError>> {
+        Box::pin(async move {
+            let out = self.run(host, script).await?;
+            Ok(RawOutput {
+                code: out.code,
+                stdout: out.stdout.into_bytes(),
+                stderr: out.stderr.into_bytes(),
+            })
+        })
+    }
 
     /// Make sure a session to `host` is open (connect, verify the host key).
     fn connect<'a>(&'a self, host: &'a str) -> BoxFuture<'a, Result<(), RemoteError>>;

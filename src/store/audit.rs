@@ -206,7 +206,7 @@ impl Store {
         let path = self.dir.join(HEAD_FILE);
         let tmp = self.dir.join(format!("{HEAD_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = crate::local_files::private_create(&tmp)?;
             writeln!(f, "{seq} {hash}")?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
