@@ -214,6 +214,48 @@ fn each_kind_sends_its_own_request_shape() {
     assert!(j["text"].is_string());
 }
 
+/// Issue 13, fault 12: redirects were followed, taking the body on and the webhook URL along
+/// as a Referer.
+#[test]
+fn a_redirect_is_not_followed() {
+    capture_logs();
+    let elsewhere = Receiver::start();
+    let r = Receiver::start();
+    r.redirect_to(&elsewhere.url("/collect"));
+    let cfg = config("      - { kind: webhook, url_env: T_REDIR }\n");
+    let vars = HashMap::from([("T_REDIR", r.url(SECRET_PATH))]);
+    rt().block_on(async {
+        let (d, tx) = start(cfg, vars, fast());
+        tx.send(started()).unwrap();
+        d.finish(Duration::from_secs(5)).await;
+    });
+    assert_eq!(r.got().len(), 1, "one try: a redirect is not retried");
+    let followed = elsewhere.wait_for(1, Duration::from_millis(300));
+    assert!(
+        followed.is_empty(),
+        "the redirect was followed: {followed:#?}"
+    );
+}
+
+/// Issue 13, fault 12: Slack's webhook URL is the secret; plain http only to loopback.
+#[test]
+fn a_plain_http_slack_url_is_refused_unless_loopback() {
+    let cfg = config("      - { kind: slack, url_env: T_SLACK_PLAIN }\n");
+    let bad = "http://hooks.slack.example/services/T0SECRET/B0SECRET/xoxSECRETwebhookTOKEN42";
+    let missing = resolve(&cfg, |_| Some(bad.to_string())).unwrap_err();
+    let m = missing[0].to_string();
+    assert!(
+        m.contains("T_SLACK_PLAIN is a plain http:// URL") && m.contains("https://"),
+        "{m}"
+    );
+    assert!(!m.contains("SECRET"), "the value is never echoed: {m}");
+    assert!(resolve(&cfg, |_| Some(format!(
+        "https://hooks.slack.example{SECRET_PATH}"
+    )))
+    .is_ok());
+    assert!(resolve(&cfg, |_| Some(format!("http://127.0.0.1:9{SECRET_PATH}"))).is_ok());
+}
+
 #[test]
 fn a_failing_receiver_is_retried_with_back_off() {
     capture_logs();
