@@ -59,6 +59,18 @@ pub enum HostError {
         seen: u64,
         offered: u64,
     },
+    /// A started stack failed its health check. `logs` (its last container log lines,
+    /// control characters removed) are not part of the message: apps that crash at start print
+    /// DSNs and tokens, and the message goes to the journal, the audit trail and notifiers.
+    /// The engine shows them in a `container-logs` event instead.
+    #[error("host {host}, service {service}: the {track} stack is unhealthy: {detail}; its last container log lines are shown in the console and in `deploy` output (not recorded)")]
+    StackUnhealthy {
+        host: String,
+        service: String,
+        track: TrackName,
+        detail: String,
+        logs: Vec<String>,
+    },
     #[error("host {host}, service {service}: {message}")]
     Op {
         host: String,
@@ -72,6 +84,7 @@ impl HostError {
         match self {
             HostError::Remote(e) => e.host(),
             HostError::Op { host, .. }
+            | HostError::StackUnhealthy { host, .. }
             | HostError::Conflict { host, .. }
             | HostError::Unhealthy { host, .. }
             | HostError::Fenced { host, .. } => host,
@@ -489,14 +502,16 @@ impl<'a> ServiceOnHost<'a> {
         Ok(parse_stack_state(&out.stdout, &self.service.image))
     }
 
-    pub async fn stack_logs(&self, t: TrackName, lines: u32) -> String {
+    /// The stack's last container log lines, control characters removed (see
+    /// [`crate::sanitize`]); never put them in an error message.
+    pub async fn stack_logs(&self, t: TrackName, lines: u32) -> Vec<String> {
         let script = format!(
             "{} logs --no-color --tail {lines} 2>&1",
             self.compose_prefix(t)
         );
         match self.run(&format!("{t} logs"), script).await {
-            Ok(out) => out.stdout.trim_end().to_string(),
-            Err(e) => format!("(logs unavailable: {e})"),
+            Ok(out) => out.stdout.lines().map(crate::sanitize::line).collect(),
+            Err(e) => vec![format!("(logs unavailable: {e})")],
         }
     }
 
@@ -535,10 +550,13 @@ impl<'a> ServiceOnHost<'a> {
             };
         }
         let logs = self.stack_logs(t, 20).await;
-        Err(self.err(format!(
-            "the {t} stack is unhealthy: GET {url} gave {last} after {} attempts; last log lines:\n{logs}",
-            h.retries + 1
-        )))
+        Err(HostError::StackUnhealthy {
+            host: self.host.name.clone(),
+            service: self.service.name.clone(),
+            track: t,
+            detail: format!("GET {url} gave {last} after {} attempts", h.retries + 1),
+            logs,
+        })
     }
 }
 
