@@ -22,7 +22,8 @@ impl Output {
         self.code == 0
     }
 
-    /// The last non-empty lines of stderr (or stdout when stderr is empty), for messages.
+    /// The last non-empty lines of stderr (or stdout when stderr is empty), for messages;
+    /// control characters removed (the text came from a host).
     pub fn tail(&self, lines: usize) -> String {
         let text = if self.stderr.trim().is_empty() {
             &self.stdout
@@ -30,7 +31,7 @@ impl Output {
             &self.stderr
         };
         let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        crate::sanitize::text(&all[all.len().saturating_sub(lines)..].join("\n"))
     }
 }
 
@@ -186,5 +187,11 @@ mod tests {
             stderr: "a\n\nb\nc\n".into(),
         };
         assert_eq!(o.tail(2), "b\nc");
+        let o = Output {
+            code: 1,
+            stdout: String::new(),
+            stderr: "nginx: \u{1b}[31m[emerg]\u{1b}[0m bad\n".into(),
+        };
+        assert_eq!(o.tail(1), "nginx: [emerg] bad");
     }
 }
