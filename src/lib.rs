@@ -1,5 +1,6 @@
 //! sluice: a terminal console and deploy engine for safe rollouts of docker compose services
-//! behind NGINX. See DESIGN.md in the project notes and README.md.
+//! behind NGINX. ARCHITECTURE.md (repository root) maps the modules, how a command flows, and
+//! the invariants; README.md is the user's guide.
 
 pub mod analysis;
 pub mod cli;
@@ -7,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod identity;
 pub mod local_files;
 pub mod metrics;
 pub mod notify;

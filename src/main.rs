@@ -13,7 +13,16 @@ fn main() -> ExitCode {
         }
     }
     match cli.command {
-        Some(cli::Cmd::Check) => cli::check_with_keys(&cli.config, cli.keys.as_deref()),
+        Some(cli::Cmd::Check) => {
+            // The configuration, and the console's keymap file when there is one.
+            let config_ok = cli::check(&cli.config) == ExitCode::SUCCESS;
+            let keys_ok = sluice::tui::keymap::file::check(cli.keys.as_deref(), &cli.config);
+            if config_ok && keys_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(cli::EXIT_USAGE)
+            }
+        }
         Some(cmd) => {
             // The configuration only tells where the store (and so the log) is; `run` loads it
             // again and reports its errors.

@@ -176,11 +176,11 @@ impl Metrics {
 
 static GLOBAL: OnceLock<Arc<Mutex<Metrics>>> = OnceLock::new();
 
-/// Feed this engine's events to the listener, when one was started in this process.
-pub fn attach(events: &broadcast::Sender<Event>) {
+/// Feed an engine's events (`handle.subscribe()`) to the listener, when one was started in
+/// this process. The engine knows nothing of metrics: whoever starts it attaches them.
+pub fn attach(mut sub: broadcast::Receiver<Event>) {
     let Some(m) = GLOBAL.get() else { return };
     let m = m.clone();
-    let mut sub = events.subscribe();
     tokio::spawn(async move {
         loop {
             match sub.recv().await {

@@ -172,14 +172,16 @@ fn the_lab_config_is_valid() {
     assert_eq!(
         c.strategies["canary-auto"].kind,
         StrategyKind::Canary {
-            steps: vec![10, 40, 70],
+            steps: splits(&[10, 40, 70]),
             bake: Duration::from_secs(30),
             finally: Finally::Pause
         }
     );
     assert_eq!(
         c.strategies["canary-manual"].kind,
-        StrategyKind::CanaryManual { initial: 10 }
+        StrategyKind::CanaryManual {
+            initial: sluice::domain::Split::TEN
+        }
     );
     assert_eq!(
         c.strategies["blue-green"].kind,
@@ -233,7 +235,7 @@ fn defaults_fill_what_is_left_out() {
     assert_eq!(
         c.strategies["auto"].kind,
         StrategyKind::Canary {
-            steps: vec![10, 40, 70],
+            steps: splits(&[10, 40, 70]),
             bake: Duration::from_secs(30),
             finally: Finally::Pause
         }
@@ -290,7 +292,9 @@ fn other_kinds_and_forms_are_read() {
     );
     assert_eq!(
         c.strategies["man"].kind,
-        StrategyKind::CanaryManual { initial: 10 }
+        StrategyKind::CanaryManual {
+            initial: sluice::domain::Split::TEN
+        }
     );
     assert_eq!(
         c.strategies["bg"].kind,
@@ -1391,4 +1395,11 @@ fn allocated_ports_need_a_range_and_keep_out_of_fixed_ones() {
         "port: @@any",
         "port must be a whole number, found the string `any`",
     );
+}
+
+fn splits(percents: &[u8]) -> Vec<sluice::domain::Split> {
+    percents
+        .iter()
+        .map(|p| sluice::domain::Split::new(*p).expect("a percentage"))
+        .collect()
 }

@@ -63,9 +63,11 @@ fn invariants(c: &Config) {
             StrategyKind::Canary { steps, .. } => {
                 assert!(!steps.is_empty());
                 assert!(steps.windows(2).all(|w| w[0] < w[1]));
-                assert!(steps.iter().all(|p| (1..=100).contains(p)));
+                assert!(steps
+                    .iter()
+                    .all(|p| (1..=100).contains(&p.canary_percent())));
             }
-            StrategyKind::CanaryManual { initial } => assert!(*initial <= 100),
+            StrategyKind::CanaryManual { initial } => assert!(initial.canary_percent() <= 100),
             _ => {}
         }
     }

@@ -61,6 +61,7 @@ fn a_blackout_refuses_until_it_ends_and_an_override_goes_through() {
         "--strategy",
         "canary-fast",
         "--yes",
+        "--exit-on-pause",
     ]));
     assert_eq!(out.status.code(), Some(4), "a policy refusal exits 4");
     let (stdout, stderr) = text(&out);
@@ -89,7 +90,15 @@ fn a_blackout_refuses_until_it_ends_and_an_override_goes_through() {
     assert_baseline("1.0.0");
 
     // The JSON stream carries the assessment and the refusal.
-    let out = run(sluice(&cfg).args(["deploy", "demo", "--version", "1.1.0", "--yes", "--json"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "demo",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+        "--json",
+    ]));
     assert_eq!(out.status.code(), Some(4));
     let events: Vec<serde_json::Value> = text(&out)
         .0
@@ -116,6 +125,7 @@ fn a_blackout_refuses_until_it_ends_and_an_override_goes_through() {
         "--version",
         "1.1.0",
         "--yes",
+        "--exit-on-pause",
         "--override",
         " ",
     ]));
@@ -182,7 +192,15 @@ fn a_critical_risk_is_refused_without_an_override() {
         "  timezone: Europe/Berlin\n  working_hours: { days: [] }\n  high_risk_days: [mon, tue, wed, thu, fri, sat, sun]\n  business_critical:\n    - { weekly: \"Mon 00:00 - Sun 24:00\" }\n  critical: [demo, shop, payments]\n",
         &services,
     );
-    let out = run(sluice(&cfg).args(["deploy", "demo", "--version", "1.1.0", "--yes", "--json"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "demo",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+        "--json",
+    ]));
     assert_eq!(out.status.code(), Some(4), "a critical risk is refused");
     let (stdout, stderr) = text(&out);
     assert!(stderr.contains("[risk]"), "{stderr}");

@@ -152,7 +152,14 @@ fn a_canary_takes_its_port_back_and_gives_it_up_when_removed() {
     let out = run(sluice(&cfg).args(["check"]));
     assert!(out.status.success());
 
-    let out = run(sluice(&cfg).args(["deploy", "shop", "--version", "1.1.0", "--yes"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "shop",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+    ]));
     assert_eq!(out.status.code(), Some(0), "canary-fast to promote");
     for h in HOSTS {
         // The canary had 20001 before and nobody took it: same port, line never moved.
@@ -221,7 +228,8 @@ fn a_port_taken_meanwhile_moves_the_line_and_no_port_is_held_twice() {
         "{replies:?}"
     );
     let out = run(sluice(&cfg).args(["status", "shop", "--json"]));
-    assert!(out.status.success(), "status reads auto ports");
+    // Every host read (no exit 1); the canary the deploy left at its pause is unwatched (3).
+    assert_eq!(out.status.code(), Some(3), "status reads auto ports");
     // `sluice ports` reads every host's registry.
     let out = run(sluice(&cfg).args(["ports", "--json"]));
     assert!(out.status.success());
@@ -277,7 +285,14 @@ fn an_exhausted_range_or_a_broken_registry_is_refused_before_anything_changes() 
             )
         })
         .collect();
-    let out = run(sluice(&cfg).args(["deploy", "shop", "--version", "1.1.0", "--yes"]));
+    let out = run(sluice(&cfg).args([
+        "deploy",
+        "shop",
+        "--version",
+        "1.1.0",
+        "--yes",
+        "--exit-on-pause",
+    ]));
     assert_ne!(out.status.code(), Some(0));
     let err =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);

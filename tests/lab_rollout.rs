@@ -84,6 +84,7 @@ fn rollback_command_returns_a_paused_canary_to_stable() {
         "--strategy",
         "canary-manual",
         "--yes",
+        "--exit-on-pause",
     ]));
     assert_eq!(
         out.status.code(),
@@ -253,6 +254,7 @@ fn promote_command_makes_a_paused_canary_the_new_stable() {
         "--strategy",
         "canary-manual",
         "--yes",
+        "--exit-on-pause",
     ]));
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sluice promote demo"));

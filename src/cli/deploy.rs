@@ -9,24 +9,7 @@ use super::ops::{known, print_event};
 use super::{EXIT_FAILED, EXIT_PAUSED, EXIT_REFUSED, EXIT_USAGE};
 use crate::domain::{DeploymentState, Version};
 use crate::engine::{Command, Ctx, Engine, EngineError, EventKind, Reply};
-
-/// Who is acting: `$SLUICE_OPERATOR`, else the login name.
-pub fn operator() -> String {
-    for var in ["SLUICE_OPERATOR", "USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.trim().is_empty() {
-                return v;
-            }
-        }
-    }
-    std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
-}
+use crate::identity::operator;
 
 /// `deploy`'s flags.
 pub struct Options {
@@ -35,6 +18,7 @@ pub struct Options {
     pub yes: bool,
     pub json: bool,
     pub override_reason: Option<String>,
+    pub exit_on_pause: bool,
 }
 
 pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> ExitCode {
@@ -44,6 +28,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
         yes,
         json,
         override_reason,
+        exit_on_pause,
     } = opts;
     if override_reason
         .as_ref()
@@ -96,6 +81,7 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
     }
 
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    crate::metrics::attach(handle.subscribe());
     let events = handle.subscribe();
     // A notifier without its secret stops the deploy before anything moves.
     let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
@@ -112,13 +98,30 @@ pub async fn run(ctx: Ctx, service: String, version: String, opts: Options) -> E
         operator: operator(),
         override_reason,
     };
-    follow(handle, events, notifications, service, json, command).await
+    follow(
+        handle,
+        events,
+        notifications,
+        service,
+        json,
+        exit_on_pause,
+        command,
+    )
+    .await
 }
 
-/// `sluice resume SERVICE`: the engine recovers what the journal has in flight (as it does on
-/// every start), then continues the service's paused deployment through its remaining steps.
-pub async fn resume(ctx: Ctx, service: String, json: bool) -> ExitCode {
+/// `sluice resume SERVICE` and `sluice take-over SERVICE`: the engine recovers what the journal
+/// has in flight (as it does on every start), then continues the service's paused deployment —
+/// through its remaining steps (resume) or watched where it is (take-over).
+pub async fn continue_with(
+    ctx: Ctx,
+    service: String,
+    json: bool,
+    exit_on_pause: bool,
+    command: Command,
+) -> ExitCode {
     let handle = Engine::start(ctx.config.clone(), ctx.remote.clone());
+    crate::metrics::attach(handle.subscribe());
     let mut events = handle.subscribe();
     let notifications = match crate::notify::attach(ctx.config.clone(), handle.subscribe()) {
         Ok(d) => d,
@@ -139,20 +142,28 @@ pub async fn resume(ctx: Ctx, service: String, json: bool) -> ExitCode {
             print_event(&ev, json);
         }
     }
-    let command = Command::Resume {
-        service: service.clone(),
-    };
-    follow(handle, events, notifications, service, json, command).await
+    follow(
+        handle,
+        events,
+        notifications,
+        service,
+        json,
+        exit_on_pause,
+        command,
+    )
+    .await
 }
 
-/// Send `command` (a deploy or a resume) and print the deployment's events until it ends or
-/// waits for a decision; the exit code says which.
+/// Send `command` (a deploy, resume or take-over) and print the deployment's events until it
+/// ends; the exit code says how. A deployment waiting for a decision is still judged here (a
+/// breach rolls it back), so this stays until someone decides — unless `exit_on_pause`.
 async fn follow(
     handle: crate::engine::EngineHandle,
     mut events: tokio::sync::broadcast::Receiver<crate::engine::Event>,
     notifications: Option<crate::notify::Dispatcher>,
     service: String,
     json: bool,
+    exit_on_pause: bool,
     command: Command,
 ) -> ExitCode {
     let id = match handle.send(command).await {
@@ -226,12 +237,22 @@ async fn follow(
                     expires_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
             }
-            EventKind::AwaitingDecision { .. } => {
+            EventKind::AwaitingDecision { canary_percent } if exit_on_pause => {
                 eprintln!(
-                    "sluice: {service} waits for a decision; the hosts stay as they are. Next: \
-                     `sluice promote {service}`, `sluice weight {service} N` or `sluice rollback {service}`"
+                    "sluice: {service} waits for a decision with the canary at {canary_percent} %; \
+                     --exit-on-pause: exiting, and nobody judges that canary now (UNWATCHED in \
+                     `sluice status`). Next: `sluice take-over {service}` to watch it, `sluice \
+                     promote {service}`, `sluice weight {service} N` or `sluice rollback {service}`"
                 );
                 break ExitCode::from(EXIT_PAUSED);
+            }
+            EventKind::AwaitingDecision { canary_percent } => {
+                eprintln!(
+                    "sluice: {service} waits for a decision with the canary at {canary_percent} %; \
+                     this sluice stays and keeps judging it (a breach rolls it back). From \
+                     another shell: `sluice promote {service}`, `sluice weight {service} N` or \
+                     `sluice rollback {service}`; Ctrl-C here rolls back"
+                );
             }
             _ => {}
         }

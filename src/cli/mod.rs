@@ -1,16 +1,16 @@
 //! The command line: `sluice` opens the console; subcommands run headless for scripts and CI.
 //!
 //! Exit codes: 0 success; 1 the operation failed or was rolled back; 2 bad usage or an invalid
-//! configuration; 3 a deployment is paused waiting for an operator's decision; 4 policy refused
-//! the deploy (nothing was changed).
+//! configuration; 3 a deployment is paused waiting for an operator's decision (`deploy
+//! --exit-on-pause`), or `status` found a canary carrying traffic that nobody watches; 4 policy
+//! refused the deploy (nothing was changed).
 
 mod approvals;
 mod deploy;
-pub use deploy::operator;
+pub use crate::identity::operator;
+mod colour;
 mod nginx_plan;
 mod ops;
-mod output;
-mod policy_output;
 mod ports;
 mod store;
 mod store_status;
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use output::human;
+pub use crate::engine::wording::human;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,6 +72,10 @@ pub enum Cmd {
         /// Start even if policy refuses (blackout, freeze, risk…); the reason is recorded.
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
+        /// Exit 3 when the rollout waits for a decision, leaving its canary UNWATCHED (by
+        /// default deploy stays, judging the canary, until it is promoted or rolled back).
+        #[arg(long)]
+        exit_on_pause: bool,
     },
     /// Weights and versions read back from every host.
     Status {
@@ -93,6 +97,16 @@ pub enum Cmd {
     },
     /// Continue a deployment left paused by a crash (recovered) through its remaining steps.
     Resume {
+        service: String,
+        #[arg(long)]
+        json: bool,
+        /// Exit 3 when the rollout waits for a decision (see `deploy --exit-on-pause`).
+        #[arg(long)]
+        exit_on_pause: bool,
+    },
+    /// Take over a deployment nobody drives (UNWATCHED in `status`): hold its lease and judge
+    /// its canary where it is, rolling it back on a breach, until it is promoted or rolled back.
+    TakeOver {
         service: String,
         #[arg(long)]
         json: bool,
@@ -208,6 +222,7 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
     ) {
         // SAFETY: only sets the process's disposition for SIGPIPE back to the default; no
         // handler (and no Rust code) runs on the signal.
+        #[allow(unsafe_code)]
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
@@ -285,33 +300,8 @@ pub fn run(config: PathBuf, cmd: Cmd) -> ExitCode {
     }
 }
 
-/// `sluice check`: the configuration, and the console's keymap file when there is one.
-pub fn check_with_keys(config: &std::path::Path, keys: Option<&std::path::Path>) -> ExitCode {
-    let config_ok = check(config) == ExitCode::SUCCESS;
-    let keys_ok = match crate::tui::keymap::file::locate(keys, config) {
-        None => true,
-        Some(p) => match crate::tui::keymap::file::load(&p) {
-            Ok(_) => {
-                println!("{}: ok (keymap)", p.display());
-                true
-            }
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{d}");
-                }
-                eprintln!("{}: {} error(s)", p.display(), diags.len());
-                false
-            }
-        },
-    };
-    if config_ok && keys_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_USAGE)
-    }
-}
-
-fn check(path: &std::path::Path) -> ExitCode {
+/// `sluice check` of the configuration file (`main` adds the console's keymap file).
+pub fn check(path: &std::path::Path) -> ExitCode {
     match crate::config::load(path) {
         Ok(cfg) => {
             println!(

@@ -8,11 +8,13 @@ use futures::future::join_all;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{deploy, output::human, Cmd, EXIT_FAILED, EXIT_USAGE};
+use super::{deploy, Cmd, EXIT_FAILED, EXIT_USAGE};
 use crate::config::Config;
 use crate::domain::{weight_label, Split};
-use crate::engine::{ops, Ctx, Emitter, Event};
+use crate::engine::wording::human;
+use crate::engine::{handoff, ops, Ctx, Emitter, Event};
 use crate::remote::ssh::SshPool;
+use crate::store::ControlAsk;
 
 pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
     let config = Arc::new(config);
@@ -27,6 +29,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             yes,
             json,
             override_reason,
+            exit_on_pause,
         } => {
             let opts = deploy::Options {
                 strategy,
@@ -34,16 +37,33 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
                 yes,
                 json,
                 override_reason,
+                exit_on_pause,
             };
             deploy::run(ctx.clone(), service, version, opts).await
         }
         Cmd::Status { service, json } => status(ctx, service, json).await,
         Cmd::Ports { json } => super::ports::run(ctx, json).await,
-        Cmd::Resume { service, json } => {
+        Cmd::Resume {
+            service,
+            json,
+            exit_on_pause,
+        } => {
             if known(ctx, &service).is_none() {
                 return ExitCode::from(EXIT_USAGE);
             }
-            deploy::resume(ctx.clone(), service, json).await
+            let command = crate::engine::Command::Resume {
+                service: service.clone(),
+            };
+            deploy::continue_with(ctx.clone(), service, json, exit_on_pause, command).await
+        }
+        Cmd::TakeOver { service, json } => {
+            if known(ctx, &service).is_none() {
+                return ExitCode::from(EXIT_USAGE);
+            }
+            let command = crate::engine::Command::TakeOver {
+                service: service.clone(),
+            };
+            deploy::continue_with(ctx.clone(), service, json, false, command).await
         }
         Cmd::Rollback {
             service,
@@ -64,7 +84,10 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| {
+                |em| async {
+                    if let Some(r) = via_holder(ctx, &service, ControlAsk::Promote, &em).await {
+                        return r;
+                    }
                     leased(
                         ctx,
                         &service,
@@ -78,6 +101,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
                                 .map(|_| ())
                         },
                     )
+                    .await
                 },
                 &service,
             )
@@ -97,7 +121,13 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
             };
             with_events(
                 json,
-                |em| {
+                |em| async {
+                    let ask = ControlAsk::Weight {
+                        canary_percent: percent,
+                    };
+                    if let Some(r) = via_holder(ctx, &service, ask, &em).await {
+                        return r;
+                    }
                     leased(
                         ctx,
                         &service,
@@ -106,6 +136,7 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
                         em,
                         |em| async move { ops::set_split_running(ctx, svc, split, &em).await },
                     )
+                    .await
                 },
                 &service,
             )
@@ -120,6 +151,21 @@ pub async fn run(config: Config, cmd: Cmd) -> ExitCode {
         | Cmd::History { .. }
         | Cmd::Audit { .. } => ExitCode::from(EXIT_USAGE),
     }
+}
+
+/// When another live sluice drives `service` (it holds the lease), ask it to carry out `ask`
+/// and wait for the outcome; `None` when nobody else does (the caller acts itself).
+async fn via_holder(
+    ctx: &Ctx,
+    service: &str,
+    ask: ControlAsk,
+    em: &Emitter,
+) -> Option<Result<(), String>> {
+    let store = crate::store::Store::for_config(&ctx.config).ok()?;
+    let (holder, deployment) = handoff::live_holder(&store, service)?;
+    let operator = crate::identity::operator();
+    let asked = handoff::ask_holder(&store, &holder, deployment, ask, &operator, em).await;
+    Some(asked.map(|done| em.emit(crate::engine::EventKind::Info { message: done })))
 }
 
 /// Run `op` under `service`'s lease (taken over from another holder when `takeover` gives a
@@ -142,7 +188,7 @@ where
         &Arc::new(store),
         crate::engine::lease::Want {
             service,
-            operator: &deploy::operator(),
+            operator: &crate::identity::operator(),
             purpose,
             takeover,
         },
@@ -304,6 +350,23 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
         }
     }
     let durable = super::store_status::read(&ctx.config);
+    // A canary carrying traffic with nobody holding the lease is judged by nobody.
+    let unwatched: Vec<(String, Vec<String>)> = services
+        .iter()
+        .filter(|s| !durable.watched(s))
+        .map(|s| {
+            let hosts = out
+                .iter()
+                .filter_map(|(svc, r)| match r {
+                    Ok(h) if svc == s && h.canary_carries_traffic() => Some(h.host.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            (s.clone(), hosts)
+        })
+        .filter(|(_, hosts)| !hosts.is_empty())
+        .collect();
+    let is_unwatched = |s: &str| unwatched.iter().any(|(u, _)| u == s);
     if json {
         let rows: Vec<serde_json::Value> = out
             .iter()
@@ -317,6 +380,7 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
                     "ok": false, "error": e.to_string() }),
                 };
                 durable.annotate(s, &mut row);
+                row["unwatched"] = serde_json::Value::Bool(is_unwatched(s));
                 row
             })
             .collect();
@@ -346,9 +410,25 @@ async fn status(ctx: &Ctx, service: Option<String>, json: bool) -> ExitCode {
             }
         }
         durable.print(&services);
+        let (red, plain) = if super::colour::colour_on_stdout() {
+            ("\x1b[1;31m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        for (s, hosts) in &unwatched {
+            println!(
+                "\n{red}{s}: UNWATCHED{plain} — its canary carries traffic on {} and no live \
+                 sluice holds its lease, so nobody judges it or rolls it back on a breach. \
+                 `sluice take-over {s}` watches it; `sluice promote {s}` or `sluice rollback {s}` \
+                 ends it",
+                hosts.join(", ")
+            );
+        }
     }
     if failed {
         ExitCode::from(EXIT_FAILED)
+    } else if !unwatched.is_empty() {
+        ExitCode::from(super::EXIT_PAUSED)
     } else {
         ExitCode::SUCCESS
     }

@@ -39,6 +39,15 @@ impl Durable {
         self.leases.iter().find(|(l, _)| l.service == service)
     }
 
+    /// A live sluice holds `service`'s lease (and so judges its canary, if it is a rollout).
+    /// An unreadable store counts as watched: `status` then says the store is unreadable.
+    pub fn watched(&self, service: &str) -> bool {
+        self.error.is_some()
+            || self
+                .lease(service)
+                .is_some_and(|(_, live)| *live == Liveness::Live)
+    }
+
     /// Add `deployment` (in flight, from the journal) and `lease` to a status row.
     pub fn annotate(&self, service: &str, row: &mut serde_json::Value) {
         row["deployment"] = serde_json::to_value(self.deployment(service)).unwrap_or_default();

@@ -185,12 +185,12 @@ pub enum Finally {
 pub enum StrategyKind {
     /// Automatic steps (percent of traffic on the canary), baking between them.
     Canary {
-        steps: Vec<u8>,
+        steps: Vec<crate::domain::Split>,
         bake: Duration,
         finally: Finally,
     },
     /// The operator sets the canary weight; starts at `initial` percent.
-    CanaryManual { initial: u8 },
+    CanaryManual { initial: crate::domain::Split },
     /// Green beside blue, verified for `verify`, all traffic switched at once, blue kept
     /// for `keep` (instant rollback), then finished like a promotion.
     BlueGreen { verify: Duration, keep: Duration },
@@ -199,6 +199,19 @@ pub enum StrategyKind {
         batch: crate::domain::BatchSize,
         bake: Duration,
     },
+}
+
+impl StrategyKind {
+    /// An automatic canary's steps in percent of traffic (none for the other kinds), for
+    /// events and plans that speak in percent.
+    pub fn step_percents(&self) -> Vec<u8> {
+        match self {
+            StrategyKind::Canary { steps, .. } => {
+                steps.iter().map(|s| s.canary_percent()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

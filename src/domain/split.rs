@@ -24,6 +24,8 @@ impl Split {
     pub const STABLE: Split = Split { canary: 0 };
     /// All traffic on the canary.
     pub const CANARY: Split = Split { canary: 100 };
+    /// A manual canary's default first share.
+    pub const TEN: Split = Split { canary: 10 };
 
     /// `None` when `canary_percent > 100`.
     pub fn new(canary_percent: u8) -> Option<Split> {

@@ -1,12 +1,16 @@
 //! The in-process deploy engine: an actor that owns every deployment, takes [`Command`]s,
-//! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless CLI both drive it
-//! through an [`EngineHandle`]; neither touches hosts directly.
+//! emits [`Event`]s and keeps a [`Snapshot`]. The console and the headless `deploy`, `resume`
+//! and `take-over` drive it through an [`EngineHandle`]. The one-shot CLI verbs (`status`,
+//! `rollback`, `promote`, `weight`) skip the actor: they call [`ops`] under a lease of their own
+//! ([`lease::standalone`]) — the same host operations, fencing, journal and audit — or, while
+//! another process drives the deployment, ask it through the store ([`handoff`]).
 
 pub mod analysis;
 pub mod approval;
 pub mod checks;
 pub mod event;
 pub mod gate;
+pub mod handoff;
 pub mod journal;
 pub mod lease;
 pub mod ops;
@@ -16,6 +20,7 @@ pub mod recover;
 pub mod recovery;
 pub mod rollout;
 pub mod snapshot;
+pub mod wording;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +74,11 @@ pub enum Command {
     /// Read the hosts' state back (all services when `None`).
     Refresh {
         service: Option<String>,
+    },
+    /// Take over a deployment that nobody drives (its sluice crashed or exited at a pause):
+    /// hold its lease and judge its canary where it is, until an operator decides.
+    TakeOver {
+        service: String,
     },
     /// Approve or reject a pending approval (four-eyes and the approver list apply).
     DecideApproval {
@@ -219,7 +229,6 @@ impl Engine {
             }
         });
 
-        crate::metrics::attach(&events);
         let gate = gate::Gate::start(snap_rx.clone());
         let engine = Engine {
             gate,
@@ -227,7 +236,7 @@ impl Engine {
             events: events.clone(),
             active: HashMap::new(),
             store,
-            operator: crate::cli::operator(),
+            operator: crate::identity::operator(),
             internal_tx,
         };
         tokio::spawn(engine.run(req_rx, internal_rx));
@@ -245,7 +254,10 @@ impl Engine {
     ) {
         // Before any command: what the journal left in flight, read back from the hosts.
         if let Ok(store) = self.store.clone() {
-            let plans = recover::recover_all(&self.ctx, &store, |s, id| self.emitter(s, id)).await;
+            let plans = recover::recover_all(&self.ctx, &store, &self.operator, |s, id| {
+                self.emitter(s, id)
+            })
+            .await;
             for p in plans {
                 tracing::info!(service = %p.service, "recovery: {}", p.message);
             }
@@ -318,9 +330,13 @@ impl Engine {
                 };
                 self.check_service(&service)?;
                 if self.active.contains_key(&service) {
-                    return self
-                        .control(&service, Control::SetWeight(canary_percent))
-                        .await;
+                    return self.control(&service, Control::SetWeight(split)).await;
+                }
+                if self.ask_holder(
+                    &service,
+                    crate::store::ControlAsk::Weight { canary_percent },
+                ) {
+                    return Ok(Reply::Accepted);
                 }
                 self.standalone(
                     &service,
@@ -361,15 +377,28 @@ impl Engine {
                 if self.active.contains_key(&service) {
                     self.control(&service, Control::Resume).await
                 } else {
-                    self.resume_recovered(service)
+                    self.resume_recovered(service, false).await
                 }
+            }
+            Command::TakeOver { service } => {
+                self.check_service(&service)?;
+                if let Some(a) = self.active.get(&service) {
+                    return Err(EngineError::Busy {
+                        service,
+                        id: a.id,
+                        state: *a.state.borrow(),
+                    });
+                }
+                self.resume_recovered(service, true).await
             }
             Command::Promote { service } => {
                 self.check_service(&service)?;
                 if self.active.contains_key(&service) {
                     self.control(&service, Control::Promote).await
                 } else {
-                    self.promote_standalone(service);
+                    if !self.ask_holder(&service, crate::store::ControlAsk::Promote) {
+                        self.promote_standalone(service);
+                    }
                     Ok(Reply::Accepted)
                 }
             }
@@ -505,10 +534,7 @@ impl Engine {
             .emitter(&service, Some(id))
             .with_sink(held.recorder(&operator, Some(id)));
         gate::admitted(&em, &admitted, &operator, override_reason.as_deref());
-        let steps = match &strategy.kind {
-            crate::config::StrategyKind::Canary { steps, .. } => steps.clone(),
-            _ => Vec::new(),
-        };
+        let steps = strategy.kind.step_percents();
         let operator_for_approval = operator.clone();
         em.emit(EventKind::DeployStarted {
             version: version.to_string(),
@@ -544,17 +570,47 @@ impl Engine {
         Ok(Reply::Started(id))
     }
 
-    /// Continue a deployment that recovery left paused (after a crash) through its remaining
-    /// steps, under a new lease, with its journal and id. The rollout re-reads the hosts first
-    /// and stays paused when they no longer carry one of its steps.
-    fn resume_recovered(&mut self, service: String) -> Result<Reply, EngineError> {
+    /// Continue a deployment that nobody drives any more (its sluice crashed, or exited at a
+    /// pause) under a new lease, with its journal and id. The rollout re-reads the hosts first;
+    /// it walks its remaining steps when they still carry one of them (not with `watch_only`, a
+    /// take-over), and otherwise stays paused, judging the canary until an operator decides.
+    async fn resume_recovered(
+        &mut self,
+        service: String,
+        watch_only: bool,
+    ) -> Result<Reply, EngineError> {
         let store = self.store.clone().map_err(EngineError::Store)?;
-        let d = store
-            .in_flight()
-            .map_err(|e| EngineError::Store(e.to_string()))?
-            .into_iter()
-            .rfind(|d| d.service == service && d.state == DeploymentState::Paused)
-            .ok_or_else(|| EngineError::NothingInFlight(service.clone()))?;
+        let in_flight = |store: &Store| {
+            store
+                .in_flight()
+                .map(|all| all.into_iter().rfind(|d| d.service == service))
+                .map_err(|e| EngineError::Store(e.to_string()))
+        };
+        let found = in_flight(&store)?;
+        // Left in flight by a sluice that died after this one started (start-up recovery ran
+        // before): recover it now, as a start would (a live holder is left alone there).
+        if found
+            .as_ref()
+            .is_some_and(|d| d.state != DeploymentState::Paused)
+        {
+            recover::recover(
+                &self.ctx,
+                &store,
+                &self.operator,
+                Some(&service),
+                |s, id| self.emitter(s, id),
+            )
+            .await;
+        }
+        let d = in_flight(&store)?
+            .filter(|d| d.state == DeploymentState::Paused)
+            .ok_or_else(|| match handoff::live_holder(&store, &service) {
+                Some((l, id)) => EngineError::Locked(format!(
+                    "deployment #{id} of {service} is driven and watched by {}",
+                    l.holder.describe()
+                )),
+                None => EngineError::NothingInFlight(service.clone()),
+            })?;
         let strategy = self
             .ctx
             .config
@@ -570,13 +626,17 @@ impl Engine {
         let version = Version::parse(&d.version)
             .map_err(|e| EngineError::Store(format!("deployment #{} has version {e}", d.id)))?;
         let svc = self.ctx.config.services[&service].clone();
-        let operator = crate::cli::operator();
+        let operator = self.operator.clone();
         let cancel = CancellationToken::new();
         let held = self.take_lease(
             &store,
             &service,
             &operator,
-            format!("resume deployment #{} of {service} {version}", d.id),
+            format!(
+                "{} deployment #{} of {service} {version}",
+                if watch_only { "take over" } else { "resume" },
+                d.id
+            ),
             &cancel,
         )?;
         let id = d.id;
@@ -593,8 +653,12 @@ impl Engine {
             em,
             control_rx,
             cancel.clone(),
-        )
-        .resuming(d);
+        );
+        let rollout = if watch_only {
+            rollout.taking_over(d)
+        } else {
+            rollout.resuming(d)
+        };
         self.launch(
             service, id, rollout, held, store, control_tx, state_tx, state_rx, cancel,
         );
@@ -655,6 +719,16 @@ impl Engine {
                 }
             }
         });
+        // Requests from other processes (`sluice promote`/`weight` in another shell).
+        let served = CancellationToken::new();
+        let serving = tokio::spawn(handoff::serve(
+            store.clone(),
+            id,
+            rollout.strategy.kind.clone(),
+            control_tx.downgrade(),
+            self.events.clone(),
+            served.clone(),
+        ));
         let done = self.internal_tx.clone();
         let name = service.clone();
         let approvals = store;
@@ -662,6 +736,9 @@ impl Engine {
         let asked = rollback_asked.clone();
         tokio::spawn(async move {
             let end = rollout.run().await;
+            // The outcome of a request it carried out is written before the lease goes.
+            served.cancel();
+            let _ = serving.await;
             // An approval still pending is moot now (rolled back, failed, ...).
             let _ = approvals.expire_approvals_of(id, &format!("the deployment ended {end}"));
             drop(held);
@@ -765,6 +842,26 @@ impl Engine {
                 em.emit(EventKind::Failed { error });
             }
         });
+    }
+
+    /// When another live process drives `service`, ask it to carry out `ask` (in the
+    /// background; the outcome is an event) and say true; false when nobody else does.
+    fn ask_holder(&self, service: &str, ask: crate::store::ControlAsk) -> bool {
+        let Ok(store) = self.store.clone() else {
+            return false;
+        };
+        let Some((holder, deployment)) = handoff::live_holder(&store, service) else {
+            return false;
+        };
+        let em = self.emitter(service, None);
+        let operator = self.operator.clone();
+        tokio::spawn(async move {
+            match handoff::ask_holder(&store, &holder, deployment, ask, &operator, &em).await {
+                Ok(done) => em.emit(EventKind::Info { message: done }),
+                Err(error) => em.emit(EventKind::Failed { error }),
+            }
+        });
+        true
     }
 
     fn promote_standalone(&self, service: String) {

@@ -52,6 +52,13 @@ pub struct HostView {
     pub canary: StackState,
 }
 
+impl HostView {
+    /// The canary gets requests on this host: a weight above 0 and its stack running.
+    pub fn canary_carries_traffic(&self) -> bool {
+        self.canary_weight > 0 && self.canary.running
+    }
+}
+
 impl Ctx {
     pub fn new(config: Arc<Config>, remote: Arc<dyn Remote>) -> Ctx {
         Ctx {

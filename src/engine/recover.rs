@@ -6,13 +6,24 @@
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
 use super::recovery::{plan, Outcome, RecoveryPlan};
-use crate::config::StrategyKind;
 use crate::store::{JournalChange, Liveness, NewAudit, Store};
 
 /// Recover every in-flight deployment; `emitter(service, id)` gives each its event channel.
 pub async fn recover_all(
     ctx: &Ctx,
     store: &Store,
+    operator: &str,
+    emitter: impl Fn(&str, Option<u64>) -> Emitter,
+) -> Vec<RecoveryPlan> {
+    recover(ctx, store, operator, None, emitter).await
+}
+
+/// Recover the in-flight deployments of `only` that service (every service when `None`).
+pub async fn recover(
+    ctx: &Ctx,
+    store: &Store,
+    operator: &str,
+    only: Option<&str>,
     emitter: impl Fn(&str, Option<u64>) -> Emitter,
 ) -> Vec<RecoveryPlan> {
     let in_flight = match store.in_flight() {
@@ -25,6 +36,9 @@ pub async fn recover_all(
     let leases = store.leases().unwrap_or_default();
     let mut plans = Vec::new();
     for d in in_flight {
+        if only.is_some_and(|s| s != d.service) {
+            continue;
+        }
         let em = emitter(&d.service, Some(d.id));
         let worked_on = leases
             .iter()
@@ -52,10 +66,12 @@ pub async fn recover_all(
             continue;
         };
         let reads = ops::observe_each(ctx, &svc, &em).await;
-        let steps = match ctx.config.strategies.get(&d.strategy).map(|s| &s.kind) {
-            Some(StrategyKind::Canary { steps, .. }) => steps.clone(),
-            _ => Vec::new(),
-        };
+        let steps = ctx
+            .config
+            .strategies
+            .get(&d.strategy)
+            .map(|s| s.kind.step_percents())
+            .unwrap_or_default();
         let p = plan(&d, &steps, &reads);
         let journaled = store
             .record(d.id, &JournalChange::Note(p.message.clone()))
@@ -68,7 +84,7 @@ pub async fn recover_all(
             .and_then(|_| {
                 store
                     .audit(&NewAudit {
-                        actor: crate::cli::operator(),
+                        actor: operator.to_string(),
                         action: "recovery".into(),
                         service: d.service.clone(),
                         from: d.state.as_str().into(),

@@ -8,6 +8,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod controls;
 mod history;
 pub mod journal;
 pub mod lease;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 
 pub use approvals::{Approval, DecideError, NewApproval};
 pub use audit::{AuditBreak, AuditRecord, NewAudit};
+pub use controls::{ControlAsk, ControlRequest, ControlState};
 pub use journal::{DeploymentRecord, JournalChange, JournalEntry, NewDeployment};
 pub use lease::{Holder, Lease, LeaseError, Liveness, ProcProbe, ProcessProbe};
 
@@ -125,6 +127,21 @@ const MIGRATIONS: &[&str] = &[
         reason       TEXT
     );
     CREATE INDEX approvals_pending ON approvals(decision, deployment);
+    "#,
+    // 3: requests to a rollout another process drives (see controls.rs).
+    r#"
+    CREATE TABLE controls (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        service      TEXT NOT NULL,
+        deployment   INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        value        INTEGER,
+        requested_by TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        outcome      TEXT
+    );
+    CREATE INDEX controls_pending ON controls(deployment, state);
     "#,
 ];
 

@@ -99,6 +99,9 @@ pub struct App {
     pub approvals: Vec<crate::store::Approval>,
     /// What the details view shows, read from the store while it is open.
     pub details: Option<super::details::Details>,
+    /// Every service lease and whether it binds, read from the store each tick; `None` until
+    /// read (nothing is called unwatched before the store has been seen).
+    pub leases: Option<Vec<(crate::store::Lease, crate::store::Liveness)>>,
     config: std::sync::Arc<Config>,
 }
 
@@ -124,6 +127,7 @@ impl App {
             chart_window: ChartWindow::FiveMinutes,
             approvals: Vec::new(),
             details: None,
+            leases: None,
             config,
         }
     }
@@ -190,7 +194,8 @@ impl App {
             _ => false,
         };
         if !routine {
-            self.events.push_front((e.at, crate::cli::human(e), alarm));
+            self.events
+                .push_front((e.at, crate::engine::wording::human(e), alarm));
             self.events.truncate(EVENT_LOG);
         }
         if self.emergency.is_some() && self.all_on_stable() {
@@ -203,6 +208,24 @@ impl App {
     }
 
     /// Every known host of every service reads back at 0 % canary.
+    /// `service`'s canary carries traffic on some host (as last read back) while no live sluice
+    /// holds its lease: nobody judges it, nobody rolls it back on a breach.
+    pub fn unwatched(&self, service: &str) -> bool {
+        let Some(leases) = &self.leases else {
+            return false;
+        };
+        let held = leases
+            .iter()
+            .any(|(l, live)| l.service == service && *live == crate::store::Liveness::Live);
+        !held
+            && self.snapshot.services.get(service).is_some_and(|s| {
+                s.hosts.values().any(|h| {
+                    h.canary_weight.is_some_and(|w| w > 0)
+                        && h.canary.as_ref().is_some_and(|c| c.running)
+                })
+            })
+    }
+
     pub fn all_on_stable(&self) -> bool {
         self.snapshot.services.values().all(|s| {
             s.hosts
@@ -367,6 +390,13 @@ impl App {
                 self.mode = Mode::Confirm(Confirm::Promote { service });
                 Vec::new()
             }
+            (Act::TakeOver, Some(service)) => {
+                self.message = Some((
+                    Level::Info,
+                    format!("taking {service} over: its canary is judged from here…"),
+                ));
+                vec![Command::TakeOver { service }]
+            }
             (Act::PauseResume, Some(service)) => {
                 let paused = self
                     .snapshot
@@ -526,6 +556,9 @@ impl App {
                 });
                 Vec::new()
             }
+            ["take-over", s] if known(s) => vec![Command::TakeOver {
+                service: s.to_string(),
+            }],
             ["weight", s, n] if known(s) => match n.parse::<u8>() {
                 Ok(p) if p <= 100 => vec![Command::SetWeight {
                     service: s.to_string(),
@@ -536,7 +569,7 @@ impl App {
             [_, s, ..] if !known(s) => err(self, format!("unknown service `{s}`")),
             _ => err(
                 self,
-                format!("unknown command `{text}`; try deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | theme NAME | q"),
+                format!("unknown command `{text}`; try deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | take-over SVC | theme NAME | q"),
             ),
         }
     }

@@ -191,7 +191,7 @@ pub fn plan(config: &Config, snapshot: &Snapshot, form: &DeployForm) -> Vec<Stri
                 "canary {version}: {} % of traffic, bake {} at each step, then {}",
                 steps
                     .iter()
-                    .map(u8::to_string)
+                    .map(|s| s.canary_percent().to_string())
                     .collect::<Vec<_>>()
                     .join(" → "),
                 secs(*bake),
@@ -201,7 +201,8 @@ pub fn plan(config: &Config, snapshot: &Snapshot, form: &DeployForm) -> Vec<Stri
                 }
             ),
             StrategyKind::CanaryManual { initial } => format!(
-                "canary {version} at {initial} % of traffic, then you steer it with +/- and promote with p"
+                "canary {version} at {} % of traffic, then you steer it with +/- and promote with p",
+                initial.canary_percent()
             ),
             StrategyKind::BlueGreen { verify, keep } => format!(
                 "blue-green: {version} beside stable, verified {}, then all traffic switches; the old stable is kept {} for an instant rollback",
@@ -339,7 +340,9 @@ mod tests {
             "manual".into(),
             crate::config::Strategy {
                 name: "manual".into(),
-                kind: StrategyKind::CanaryManual { initial: 10 },
+                kind: StrategyKind::CanaryManual {
+                    initial: crate::domain::Split::TEN,
+                },
             },
         );
         let mut f = DeployForm::new(&c, "demo");

@@ -29,6 +29,7 @@ pub enum Act {
     Approve,
     Reject,
     Details,
+    TakeOver,
     Help,
     Quit,
 }
@@ -79,7 +80,7 @@ pub const ACTIONS: &[ActInfo] = &[
     info(Act::Rollback, "rollback", "rollback", "roll the selected service back to stable now", true, &[Key::ch('r')]),
     info(Act::RollbackAll, "rollback-all", "ROLLBACK ALL", "EMERGENCY: roll back every service now, no question asked", true, &[Key::ch('!')]),
     info(Act::Refresh, "refresh", "re-read", "re-read every host now", false, &[Key::ch('g')]),
-    info(Act::Command, "command", "command", "command: deploy [SVC [VERSION [STRATEGY]]] | rollback SVC | promote SVC | weight SVC N | theme NAME | q", false, &[Key::ch(':')]),
+    info(Act::Command, "command", "command", "command: deploy [SVC [VERSION [STRATEGY]]] | rollback|promote|take-over SVC | weight SVC N | theme T | q", false, &[Key::ch(':')]),
     info(Act::Filter, "filter", "filter", "filter services by name (enter an empty filter to show all)", false, &[Key::ch('/')]),
     info(Act::NextPane, "next-pane", "pane", "switch j/k between the services and the events pane", false, &[Key::plain(KeyCode::Tab)]),
     info(Act::Back, "back", "back", "clear the filter, back to the services pane", false, &[Key::plain(KeyCode::Esc)]),
@@ -87,6 +88,7 @@ pub const ACTIONS: &[ActInfo] = &[
     info(Act::Approve, "approve", "approve", "approve the selected pending approval (production: type the service name)", false, &[Key::ch('a')]),
     info(Act::Reject, "reject", "reject", "reject the selected pending approval (asks for a reason)", false, &[Key::ch('x')]),
     info(Act::Details, "details", "details", "details of the selected service: its latest deployment's journal and its lease", false, &[Key::plain(KeyCode::Enter)]),
+    info(Act::TakeOver, "take-over", "take over", "take over a canary nobody watches (UNWATCHED): judge it from here, roll it back on a breach", false, &[Key::ch('t')]),
     info(Act::Help, "help", "help", "this help", true, &[Key::ch('?')]),
     info(Act::Quit, "quit", "quit", "quit (asks what to do with rollouts in flight)", true, &[Key::ch('q'), Key::ctrl('c')]),
 ];
@@ -204,6 +206,7 @@ mod tests {
             Act::Approve,
             Act::Reject,
             Act::Details,
+            Act::TakeOver,
             Act::Help,
             Act::Quit,
         ];

@@ -48,6 +48,7 @@ async fn run_async(
 ) -> color_eyre::Result<()> {
     let remote = Arc::new(SshPool::new(&config));
     let handle = Engine::start(config.clone(), remote);
+    crate::metrics::attach(handle.subscribe());
     let mut events = handle.subscribe();
     // The console opens even without a notifier's secret: it is where rollbacks happen.
     let (_notify, notify_problem) = match crate::notify::attach(config.clone(), handle.subscribe())
@@ -141,6 +142,10 @@ async fn run_async(
                     match store.pending_approvals() {
                         Ok(p) => app.approvals = p,
                         Err(e) => tracing::warn!("reading approvals: {e}"),
+                    }
+                    match store.leases() {
+                        Ok(l) => app.leases = Some(l),
+                        Err(e) => tracing::warn!("reading leases: {e}"),
                     }
                 }
             }

@@ -96,7 +96,10 @@ pub fn test_config() -> Config {
             Strategy {
                 name: "canary-auto".into(),
                 kind: StrategyKind::Canary {
-                    steps: vec![10, 40, 70],
+                    steps: [10, 40, 70]
+                        .into_iter()
+                        .filter_map(crate::domain::Split::new)
+                        .collect(),
                     bake: Duration::from_secs(30),
                     finally: Finally::Pause,
                 },
@@ -276,6 +279,10 @@ fn check_every_binding_reaches_its_command(keymap: &Keymap) {
                     )
                 }
                 Act::Help => assert_eq!(a.mode, Mode::Help, "{what}"),
+                Act::TakeOver => assert!(
+                    matches!(&cmds[..], [Command::TakeOver { service }] if service == "demo"),
+                    "{what}"
+                ),
                 Act::Details => assert!(
                     matches!(&a.mode, Mode::Details { service } if service == "demo")
                         && cmds.is_empty(),
@@ -303,7 +310,7 @@ fn every_binding_reaches_the_command_it_names() {
 }
 
 /// A keymap that moves every action to other keys.
-const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\napprove: A\nreject: ctrl-x\ndetails: i\nhelp: f1\nquit: Q\n";
+const REMAPPED: &str = "down: [n, ctrl-n]\nup: [e, ctrl-p]\ndeploy: D\nweight-up: \"]\"\nweight-down: \"[\"\npause-resume: P\npromote: alt-p\nrollback: R\nrollback-all: [f12, \"!\"]\nrefresh: f5\ncommand: \";\"\nfilter: f\nnext-pane: backtab\nback: backspace\nchart-window: W\napprove: A\nreject: ctrl-x\ndetails: i\ntake-over: T\nhelp: f1\nquit: Q\n";
 
 #[test]
 fn every_binding_of_a_keymap_file_reaches_the_command_it_names() {
@@ -568,6 +575,44 @@ fn snapshot_canary_mid_bake_160x48() {
     a.selected = 1;
     mid_bake(&mut a);
     insta::assert_snapshot!(render(&a, 160, 48, 10));
+}
+
+/// A canary carrying traffic whose lease nobody alive holds (its deploy exited at the pause,
+/// or crashed): red UNWATCHED in the table, and the bar offers the take-over and the rollback.
+#[test]
+fn snapshot_unwatched_canary() {
+    let mut a = app();
+    a.selected = 1;
+    mid_bake(&mut a);
+    assert!(
+        !a.unwatched("demo"),
+        "nothing is unwatched before the store is read"
+    );
+    a.leases = Some(Vec::new());
+    assert!(a.unwatched("demo"));
+    assert!(!a.unwatched("api"), "api carries no canary traffic");
+    let screen = render(&a, 120, 30, 10);
+    assert!(screen.contains("UNWATCHED"), "{screen}");
+    assert!(
+        screen.contains("demo UNWATCHED: t take over · r roll back"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+    // A live holder watches it.
+    let lease = crate::store::Lease {
+        service: "demo".into(),
+        token: 3,
+        holder: crate::store::Holder::current("bob", "deploy demo 1.1.0"),
+        acquired_at: at(0),
+        expires_at: at(30),
+    };
+    a.leases = Some(vec![(lease.clone(), crate::store::Liveness::Live)]);
+    assert!(!a.unwatched("demo"));
+    a.leases = Some(vec![(lease, crate::store::Liveness::HolderDead)]);
+    assert!(a.unwatched("demo"));
+    assert!(
+        matches!(&a.on_key(key('t'))[..], [Command::TakeOver { service }] if service == "demo")
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Table
 use ratatui::Frame;
 
 use super::app::{App, Confirm, Focus, Input, Level, Mode};
+use super::keymap::Act;
 use super::theme::Theme;
 use crate::engine::snapshot::{HostSnapshot, ServiceSnapshot};
 
@@ -211,7 +212,14 @@ fn draw_services(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateT
             Some(d) => format!("{}% {}", d.canary_percent, d.state),
             None => "idle".to_string(),
         };
+        let unwatched = app.unwatched(name);
+        let state = if unwatched {
+            format!("UNWATCHED {state}")
+        } else {
+            state
+        };
         let state_style = match s.deployment.as_ref().map(|d| d.state) {
+            _ if unwatched => theme.critical,
             Some(crate::domain::DeploymentState::Failed) => theme.critical,
             Some(crate::domain::DeploymentState::RolledBack) => theme.warn,
             Some(crate::domain::DeploymentState::Succeeded) => theme.ok,
@@ -482,6 +490,18 @@ fn draw_events(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn draw_bar(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
+    // A canary nobody judges: the way out comes first.
+    if let Some(service) = app.selected_service().filter(|s| app.unwatched(s)) {
+        let key = |act| app.keymap.key_for(act).unwrap_or_else(|| ":".into());
+        spans.push(Span::styled(
+            format!(
+                " {service} UNWATCHED: {} take over · {} roll back ",
+                key(Act::TakeOver),
+                key(Act::Rollback)
+            ),
+            theme.critical,
+        ));
+    }
     for b in app.keymap.bound().filter(|b| b.info().in_bar) {
         // The bar is short of room at 80 columns.
         let first = b.keys.first().map(|k| k.label()).unwrap_or_default();

@@ -195,17 +195,29 @@ pub struct Deploy {
 }
 
 impl Deploy {
+    /// A deploy that exits 3 at a decision point (`--exit-on-pause`), as the tests written
+    /// before deploy stayed to judge a paused canary expect.
     pub fn start(config: &Path, args: &[&str]) -> Deploy {
         Deploy::start_with(config, &[], args)
     }
 
     /// With global options before `deploy`.
     pub fn start_with(config: &Path, global: &[&str], args: &[&str]) -> Deploy {
+        Deploy::spawn(config, global, args, true)
+    }
+
+    /// A deploy that stays at a decision point, judging the canary, until someone decides.
+    pub fn staying(config: &Path, args: &[&str]) -> Deploy {
+        Deploy::spawn(config, &[], args, false)
+    }
+
+    fn spawn(config: &Path, global: &[&str], args: &[&str], exit_on_pause: bool) -> Deploy {
         let mut child = sluice(config)
             .args(global)
             .arg("deploy")
             .args(args)
             .args(["--yes", "--json"])
+            .args(exit_on_pause.then_some("--exit-on-pause"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,7 +1,7 @@
 //! The `strategies` map.
 
 use super::*;
-use crate::domain::BatchSize;
+use crate::domain::{BatchSize, Split};
 
 pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
     let Some(n) = n else { return Vec::new() };
@@ -85,8 +85,10 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
                 }
             }
             "canary-manual" => StrategyKind::CanaryManual {
-                initial: v.opt(&f, "initial", 10, |v, n| {
-                    v.int(n, "initial weight", 0, 100).map(|x| x as u8)
+                initial: v.opt(&f, "initial", Split::TEN, |v, n| {
+                    v.int(n, "initial weight", 0, 100)
+                        .and_then(|x| u8::try_from(x).ok())
+                        .and_then(Split::new)
                 }),
             },
             "blue-green" => StrategyKind::BlueGreen {
@@ -111,7 +113,7 @@ pub(super) fn strategies(v: &mut V, n: Option<&Node>) -> Vec<Strategy> {
     out
 }
 
-pub(super) fn steps(v: &mut V, n: &Node) -> Vec<u8> {
+pub(super) fn steps(v: &mut V, n: &Node) -> Vec<Split> {
     let Value::Seq(items) = &n.value else {
         v.err(
             n,
@@ -128,14 +130,18 @@ pub(super) fn steps(v: &mut V, n: &Node) -> Vec<u8> {
             "steps is empty; list at least one percentage, e.g. [10, 40, 70]",
         );
     }
-    let mut out: Vec<u8> = Vec::new();
+    let mut out: Vec<Split> = Vec::new();
     for i in items {
-        let Some(p) = v.int(i, "canary step (percent)", 1, 100) else {
+        let Some(p) = v
+            .int(i, "canary step (percent)", 1, 100)
+            .and_then(|p| u8::try_from(p).ok())
+            .and_then(Split::new)
+        else {
             continue;
         };
-        let p = p as u8;
         if let Some(prev) = out.last() {
             if p <= *prev {
+                let (p, prev) = (p.canary_percent(), prev.canary_percent());
                 v.err(
                     i,
                     format!("canary steps must increase: {p} comes after {prev}"),

@@ -77,6 +77,11 @@ impl Rollout {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
+                // A gate reached with traffic on the canary keeps it judged.
+                j = super::next_judgement(&mut self.judgements) => {
+                    self.judge_waiting(j)?;
+                    continue;
+                }
                 m = self.control.recv() => match m {
                     Some(Control::Rollback(reason)) => return Err(Stop::Rollback(reason)),
                     Some(_) => {

@@ -15,7 +15,7 @@ use crate::engine::event::EventKind;
 impl Rollout {
     pub(super) async fn canary(
         &mut self,
-        steps: Vec<u8>,
+        steps: Vec<Split>,
         bake: Duration,
         finally: Finally,
     ) -> Result<(), Stop> {
@@ -26,23 +26,23 @@ impl Rollout {
     pub(super) async fn canary_from(
         &mut self,
         first: usize,
-        steps: Vec<u8>,
+        steps: Vec<Split>,
         bake: Duration,
         finally: Finally,
     ) -> Result<(), Stop> {
         let of = steps.len();
-        for (i, pct) in steps.iter().enumerate().skip(first) {
-            let split = Split::new(*pct).unwrap_or(Split::STABLE);
+        for (i, &split) in steps.iter().enumerate().skip(first) {
+            let pct = split.canary_percent();
             self.em.emit(EventKind::StepStarted {
                 step: i + 1,
                 of,
-                canary_percent: *pct,
+                canary_percent: pct,
             });
             self.move_traffic(split).await?;
             self.em.emit(EventKind::StepReached {
                 step: i + 1,
                 of,
-                canary_percent: *pct,
+                canary_percent: pct,
                 bake_until: chrono::Duration::from_std(bake)
                     .ok()
                     .map(|d| Utc::now() + d),
@@ -57,9 +57,8 @@ impl Rollout {
         }
     }
 
-    pub(super) async fn canary_manual(&mut self, initial: u8) -> Result<(), Stop> {
-        self.move_traffic(Split::new(initial).unwrap_or(Split::STABLE))
-            .await?;
+    pub(super) async fn canary_manual(&mut self, initial: Split) -> Result<(), Stop> {
+        self.move_traffic(initial).await?;
         self.await_decision().await
     }
 

@@ -26,7 +26,7 @@ pub enum Control {
     Pause,
     Resume,
     Promote,
-    SetWeight(u8),
+    SetWeight(Split),
     Rollback(String),
 }
 
@@ -46,6 +46,8 @@ pub struct Rollout {
     judgements: Option<watch::Receiver<Option<Judgement>>>,
     /// Consecutive failed judgements.
     failures: u32,
+    /// An inconclusive judgement while waiting was announced (once per streak).
+    said_inconclusive: bool,
     /// Stops the analysis loop when the rollout ends.
     analysis_stop: CancellationToken,
     /// The hosts a rollback must return to stable; `None` is every host of the service. A
@@ -55,6 +57,8 @@ pub struct Rollout {
     approval: Option<ApprovalNeed>,
     /// A recovered deployment to continue (see `resume.rs`) instead of a new one.
     resume: Option<crate::store::DeploymentRecord>,
+    /// Only watch the recovered deployment where it is (a take-over), never walk its steps.
+    watch_only: bool,
 }
 
 /// Why the drive loop stopped early.
@@ -88,10 +92,12 @@ impl Rollout {
             split: Split::STABLE,
             judgements: None,
             failures: 0,
+            said_inconclusive: false,
             analysis_stop: CancellationToken::new(),
             rollback_hosts: None,
             approval: None,
             resume: None,
+            watch_only: false,
         }
     }
 
@@ -291,10 +297,18 @@ impl Rollout {
         Ok(())
     }
 
-    /// Wait while paused. Ok(true) when promoted, Ok(false) when resumed.
+    /// Wait while paused. Ok(true) when promoted, Ok(false) when resumed. The canary is still
+    /// judged: a breach rolls back as during a bake.
     async fn paused(&mut self) -> Result<bool, Stop> {
         loop {
-            match self.control.recv().await {
+            let msg = tokio::select! {
+                m = self.control.recv() => m,
+                j = next_judgement(&mut self.judgements) => {
+                    self.judge_waiting(j)?;
+                    continue;
+                }
+            };
+            match msg {
                 Some(Control::Resume) => {
                     self.go(Transition::Resume);
                     return Ok(false);
@@ -307,6 +321,30 @@ impl Rollout {
                 None => return Err(Stop::End),
             }
         }
+    }
+
+    /// A judgement while the rollout waits on an operator (paused, or at a decision point):
+    /// it counts as during a bake, and an inconclusive one says once that the wait goes on.
+    fn judge_waiting(&mut self, j: Option<Judgement>) -> Result<(), Stop> {
+        let inconclusive = j
+            .as_ref()
+            .is_some_and(|j| j.verdict == Verdict::Inconclusive);
+        if inconclusive && !self.said_inconclusive {
+            if let Some(j) = &j {
+                self.em.emit(EventKind::Info {
+                    message: format!(
+                        "analysis of the canary is not conclusive ({}); it stays paused with \
+                         the canary at {} % and is still watched: a breach rolls it back",
+                        j.summary,
+                        self.split.canary_percent()
+                    ),
+                });
+            }
+        }
+        if j.is_some() {
+            self.said_inconclusive = inconclusive;
+        }
+        self.on_judgement(j)
     }
 
     /// Common controls. Ok(true) when the deployment ended by promotion.
@@ -328,8 +366,7 @@ impl Rollout {
                 self.promote().await?;
                 Ok(true)
             }
-            Control::SetWeight(p) => {
-                let split = Split::new(p).unwrap_or(self.split);
+            Control::SetWeight(split) => {
                 self.move_traffic(split).await?;
                 self.em.emit(EventKind::WeightSet {
                     canary_percent: split.canary_percent(),
@@ -348,8 +385,17 @@ impl Rollout {
         self.em.emit(EventKind::AwaitingDecision {
             canary_percent: self.split.canary_percent(),
         });
+        // Waiting on an operator never means unwatched: judgements keep counting (a breach
+        // rolls back); a closed control channel (the engine stopped) ends the wait.
         loop {
-            match self.control.recv().await {
+            let msg = tokio::select! {
+                m = self.control.recv() => m,
+                j = next_judgement(&mut self.judgements) => {
+                    self.judge_waiting(j)?;
+                    continue;
+                }
+            };
+            match msg {
                 Some(Control::Resume) | Some(Control::Pause) => {}
                 Some(c) => {
                     if self.handle(c).await? {

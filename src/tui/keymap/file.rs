@@ -19,6 +19,27 @@ use super::{Act, Binding, Key, Keymap, ACTIONS, CTRL_C};
 use crate::config::node::{self, Node, Value};
 use crate::config::{did_you_mean, Diagnostic};
 
+/// `sluice check` of the keymap file in use (when there is one): prints ok or every error as
+/// `FILE:LINE:COL`; false when it has errors.
+pub fn check(explicit: Option<&Path>, config: &Path) -> bool {
+    let Some(p) = locate(explicit, config) else {
+        return true;
+    };
+    match load(&p) {
+        Ok(_) => {
+            println!("{}: ok (keymap)", p.display());
+            true
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("{}: {} error(s)", p.display(), diags.len());
+            false
+        }
+    }
+}
+
 /// The keymap file to read: the explicit one, else `keys.yaml` beside the configuration if
 /// it exists.
 pub fn locate(explicit: Option<&Path>, config: &Path) -> Option<PathBuf> {

@@ -1,7 +1,10 @@
-//! How events read to a person on a terminal.
+//! How events read to a person: one line per event, for the headless CLI and the console's
+//! events pane (one wording, beside `Event`).
 
 use crate::domain::weight_label;
-use crate::engine::{Event, EventKind};
+mod policy;
+
+use super::{Event, EventKind};
 
 /// One line for an event, for the headless CLI and the console's events pane.
 pub fn human(e: &Event) -> String {
@@ -191,17 +194,17 @@ pub fn human(e: &Event) -> String {
             level,
             factors,
             mitigations,
-        } => super::policy_output::risk(*score, *level, factors, mitigations),
+        } => policy::risk(*score, *level, factors, mitigations),
         EventKind::PolicyRefused {
             refusals,
             override_hint,
             ..
-        } => super::policy_output::refused(refusals, override_hint),
+        } => policy::refused(refusals, override_hint),
         EventKind::PolicyOverridden {
             operator,
             reason,
             rules,
-        } => super::policy_output::overridden(operator, reason, rules),
+        } => policy::overridden(operator, reason, rules),
         EventKind::WarmUp {
             host,
             requests,
