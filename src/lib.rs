@@ -9,10 +9,12 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod identity;
+pub mod local_files;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod remote;
+pub mod sanitize;
 pub mod store;
 
 pub mod tui;

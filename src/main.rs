@@ -24,8 +24,11 @@ fn main() -> ExitCode {
             }
         }
         Some(cmd) => {
+            // The configuration only tells where the store (and so the log) is; `run` loads it
+            // again and reports its errors.
+            let config = sluice::config::load(&cli.config).ok();
             // Kept to the end: dropping the guard would stop the log writer at once.
-            let _guard = init_logging(None);
+            let _guard = init_logging(config.as_ref());
             cli::run(cli.config, cmd)
         }
         None => console(cli.config, cli.keys),
@@ -63,8 +66,10 @@ fn console(path: std::path::PathBuf, keys: Option<std::path::PathBuf>) -> ExitCo
     }
 }
 
-/// Logs go to a file (never to the screen): `$SLUICE_LOG_DIR`, else the local store's
-/// directory, else the system temp dir. `RUST_LOG` filters (default info).
+/// Logs go to `sluice.log` (0600) in `$SLUICE_LOG_DIR`, else the local store's directory
+/// (0700), never to the screen; `RUST_LOG` filters (default info). When that file cannot be
+/// opened sluice says so on stderr and goes on without a log: no command, least of all a
+/// rollback, fails because of logging.
 fn init_logging(
     config: Option<&sluice::config::Config>,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -73,13 +78,15 @@ fn init_logging(
         .or_else(|| match config.map(|c| &c.store) {
             Some(sluice::config::Store::Local { path }) => Some(path.clone()),
             _ => None,
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    if std::fs::create_dir_all(&dir).is_err() {
-        return None;
-    }
-    let appender = tracing_appender::rolling::never(dir, "sluice.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+        })?;
+    let file = match sluice::local_files::open_log(&dir) {
+        Ok(f) => f,
+        Err(why) => {
+            eprintln!("sluice: warning: {why}");
+            return None;
+        }
+    };
+    let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

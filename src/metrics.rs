@@ -216,19 +216,50 @@ pub fn listen(addr: &str) -> Result<SocketAddr, String> {
         .name("sluice-metrics".into())
         .spawn(move || {
             rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
-                    return;
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("--metrics-listen {bound}: cannot serve: {e}");
+                        return;
+                    }
                 };
-                while let Ok((conn, _)) = listener.accept().await {
-                    let m = metrics.clone();
-                    tokio::spawn(async move {
-                        let _ = answer(conn, &m).await;
-                    });
-                }
+                accept_loop(|| listener.accept(), metrics).await
             })
         })
         .map_err(|e| format!("--metrics-listen: cannot start its thread: {e}"))?;
     Ok(bound)
+}
+
+/// The first pause after an accept error; it doubles while errors go on, up to a second.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Accept and answer connections for as long as the process lives. An accept error (out of
+/// file descriptors, a connection reset before it was accepted) is logged and waited out
+/// briefly, never the end of `/metrics`.
+async fn accept_loop<F, Fut>(mut accept: F, metrics: Arc<Mutex<Metrics>>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<(tokio::net::TcpStream, SocketAddr)>>,
+{
+    let mut pause = ACCEPT_BACKOFF;
+    loop {
+        match accept().await {
+            Ok((conn, _)) => {
+                pause = ACCEPT_BACKOFF;
+                let m = metrics.clone();
+                tokio::spawn(async move {
+                    let _ = answer(conn, &m).await;
+                });
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "/metrics: accepting a connection failed: {e}; retrying in {pause:?}"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 /// One HTTP/1.1 exchange: `GET /metrics` gets the exposition, anything else a 404.
@@ -331,6 +362,54 @@ mod tests {
         assert!(text.contains("sluice_deployment_duration_seconds_sum 42.0"));
         assert!(text.contains(r#"sluice_deployment_duration_seconds_bucket{le="60.0"} 1"#));
         assert!(text.contains(r#"sluice_deployment_duration_seconds_bucket{le="30.0"} 0"#));
+    }
+
+    /// Issue 13, fault 12: the accept loop ended at its first error, and `/metrics` with it.
+    #[tokio::test]
+    async fn the_accept_loop_survives_errors() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = Arc::new(listener);
+        let failures = Arc::new(std::sync::atomic::AtomicU32::new(3));
+        let accept = {
+            let (listener, failures) = (listener.clone(), failures.clone());
+            move || {
+                let (listener, failures) = (listener.clone(), failures.clone());
+                async move {
+                    let left = failures.load(std::sync::atomic::Ordering::SeqCst);
+                    if left > 0 {
+                        failures.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                        return Err(std::io::Error::other("Too many open files (os error 24)"));
+                    }
+                    listener.accept().await
+                }
+            }
+        };
+        let metrics = Arc::new(Mutex::new(Metrics::default()));
+        let served = tokio::spawn(accept_loop(accept, metrics));
+        let mut conn = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            conn.read_to_string(&mut reply),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(!served.is_finished(), "the loop goes on");
+        served.abort();
     }
 
     #[test]

@@ -54,6 +54,8 @@ async fn metrics_after_a_real_rollout_and_a_rollback() {
     let _load = common::load::Load::start(60);
     let addr = sluice::metrics::listen("127.0.0.1:0").unwrap();
     let handle = Engine::start(config.clone(), Arc::new(SshPool::new(&config)));
+    // Whoever starts an engine attaches the metrics (the engine knows nothing of them).
+    sluice::metrics::attach(handle.subscribe());
     let mut events = handle.subscribe();
     let Ok(Reply::Started(id)) = handle
         .send(Command::Deploy {

@@ -130,6 +130,19 @@ fn unhealthy_canary_never_receives_traffic() {
         .expect("a failed event");
     let msg = failed["error"].as_str().unwrap();
     assert!(msg.contains("unhealthy") && msg.contains("503"), "{msg}");
+    // The stack's log lines are shown apart (issue 13, fault 10), never in the error that
+    // the journal, the audit trail and notifiers get.
+    let logs = events
+        .iter()
+        .find(|e| e["event"] == "container-logs")
+        .expect("a container-logs event for the operator");
+    assert_eq!(logs["track"], "canary");
+    assert!(logs["lines"].is_array(), "{logs}");
+    for line in logs["lines"].as_array().unwrap() {
+        let line = line.as_str().unwrap_or("");
+        assert!(!line.is_empty() && !line.contains('\u{1b}'), "{line:?}");
+        assert!(!msg.contains(line), "a log line is in the error: {msg}");
+    }
     let after: Vec<String> = HOSTS.iter().map(|h| upstream_text(h)).collect();
     assert_eq!(before, after, "upstream files must be byte-identical");
     assert_baseline("1.0.0");

@@ -214,6 +214,97 @@ fn each_kind_sends_its_own_request_shape() {
     assert!(j["text"].is_string());
 }
 
+/// Issue 13, fault 10: text read from hosts reached Slack unescaped (mentions, links) and with
+/// terminal escape sequences.
+#[test]
+fn host_text_is_escaped_for_slack_and_stripped_of_controls() {
+    let r = Receiver::start();
+    let text = config_text(
+        "      - { kind: slack, url_env: T_SLACK_ESC }\n      - { kind: telegram, token_env: T_TG_ESC, chat_id: \"-1\", api_url: T_API_ESC }\n",
+        false,
+    )
+    .replace("T_API_ESC", &r.url(""));
+    let cfg = sluice::config::parse(std::path::Path::new("notify-test.yaml"), &text)
+        .unwrap_or_else(|d| panic!("test config invalid: {d:#?}"));
+    let vars = HashMap::from([
+        ("T_SLACK_ESC", r.url("/slack")),
+        ("T_TG_ESC", TG_TOKEN.to_string()),
+    ]);
+    rt().block_on(async {
+        let (d, tx) = start(cfg, vars, fast());
+        tx.send(started()).unwrap();
+        tx.send(ev(EventKind::Failed {
+            error: "web-1: <!channel> a & b <http://evil.example|log in> \u{1b}[2J\u{1b}]0;owned\u{7}done"
+                .into(),
+        }))
+        .unwrap();
+        d.finish(Duration::from_secs(5)).await;
+    });
+    let got = r.got();
+    let text_of = |path: &str| -> String {
+        got.iter()
+            .filter(|g| g.path.starts_with(path))
+            .map(|g| g.json()["text"].as_str().unwrap_or("").to_string())
+            .find(|t| t.contains("FAILED"))
+            .unwrap_or_else(|| panic!("no failure notification at {path}: {got:#?}"))
+    };
+    let slack = text_of("/slack");
+    assert!(
+        slack.contains("web-1: &lt;!channel&gt; a &amp; b &lt;http://evil.example|log in&gt; done"),
+        "{slack}"
+    );
+    let tg = text_of("/bot");
+    assert!(
+        tg.contains("web-1: <!channel> a & b <http://evil.example|log in> done"),
+        "Telegram is plain text: {tg}"
+    );
+    for t in [&slack, &tg] {
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+    }
+}
+
+/// Issue 13, fault 12: redirects were followed, taking the body on and the webhook URL along
+/// as a Referer.
+#[test]
+fn a_redirect_is_not_followed() {
+    capture_logs();
+    let elsewhere = Receiver::start();
+    let r = Receiver::start();
+    r.redirect_to(&elsewhere.url("/collect"));
+    let cfg = config("      - { kind: webhook, url_env: T_REDIR }\n");
+    let vars = HashMap::from([("T_REDIR", r.url(SECRET_PATH))]);
+    rt().block_on(async {
+        let (d, tx) = start(cfg, vars, fast());
+        tx.send(started()).unwrap();
+        d.finish(Duration::from_secs(5)).await;
+    });
+    assert_eq!(r.got().len(), 1, "one try: a redirect is not retried");
+    let followed = elsewhere.wait_for(1, Duration::from_millis(300));
+    assert!(
+        followed.is_empty(),
+        "the redirect was followed: {followed:#?}"
+    );
+}
+
+/// Issue 13, fault 12: Slack's webhook URL is the secret; plain http only to loopback.
+#[test]
+fn a_plain_http_slack_url_is_refused_unless_loopback() {
+    let cfg = config("      - { kind: slack, url_env: T_SLACK_PLAIN }\n");
+    let bad = "http://hooks.slack.example/services/T0SECRET/B0SECRET/xoxSECRETwebhookTOKEN42";
+    let missing = resolve(&cfg, |_| Some(bad.to_string())).unwrap_err();
+    let m = missing[0].to_string();
+    assert!(
+        m.contains("T_SLACK_PLAIN is a plain http:// URL") && m.contains("https://"),
+        "{m}"
+    );
+    assert!(!m.contains("SECRET"), "the value is never echoed: {m}");
+    assert!(resolve(&cfg, |_| Some(format!(
+        "https://hooks.slack.example{SECRET_PATH}"
+    )))
+    .is_ok());
+    assert!(resolve(&cfg, |_| Some(format!("http://127.0.0.1:9{SECRET_PATH}"))).is_ok());
+}
+
 #[test]
 fn a_failing_receiver_is_retried_with_back_off() {
     capture_logs();

@@ -1,5 +1,6 @@
 //! Live analysis: request samples per track into sliding windows, and the judge over them.
 
+pub mod clock;
 pub mod judge;
 pub mod nginx_follower;
 pub mod nginx_log;

@@ -13,6 +13,10 @@ use super::window::Stats;
 use crate::config::{Prometheus, Queries};
 use crate::remote::host::TrackName;
 
+/// The most of an answer read: one instant query for one number is a few hundred bytes; a
+/// server that sends megabytes is not answering that (and is not buffered).
+pub const MAX_BODY: usize = 1024 * 1024;
+
 pub struct PrometheusProvider {
     client: reqwest::Client,
     /// `http://host:port` (no trailing slash).
@@ -55,16 +59,23 @@ impl PrometheusProvider {
             })
         })?;
         let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| {
-            why(if e.is_timeout() {
-                format!(
-                    "the answer from {} did not finish within {:?}",
-                    self.base, self.settings.timeout
-                )
-            } else {
-                format!("reading the answer failed: {}", chain(&e))
-            })
-        })?;
+        let body = crate::http::read_bounded(resp, MAX_BODY)
+            .await
+            .map_err(|e| {
+                why(match e {
+                    crate::http::BodyError::Read(e) if e.is_timeout() => format!(
+                        "the answer from {} did not finish within {:?}",
+                        self.base, self.settings.timeout
+                    ),
+                    crate::http::BodyError::Read(e) => {
+                        format!("reading the answer failed: {}", chain(&e))
+                    }
+                    e @ crate::http::BodyError::TooLarge { .. } => {
+                        format!("{e} (from {})", self.base)
+                    }
+                })
+            })?;
+        let body = String::from_utf8_lossy(&body);
         parse_response(status, &body)
             .and_then(|s| fresh(s, now_s, self.settings.max_age))
             .map_err(why)
@@ -429,6 +440,68 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.contains("cannot reach Prometheus"), "{e}");
+    }
+
+    /// A server that answers `body` to every request, with or without a Content-Length.
+    async fn answering(body: Vec<u8>, content_length: bool) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = if content_length {
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        )
+                    } else {
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n".to_string()
+                    };
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.write_all(&body).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    /// Issue 13, fault 12: an answer was read whole, however large.
+    #[tokio::test]
+    async fn an_answer_larger_than_the_bound_is_refused() {
+        let now_s = 1_790_000_000.0;
+        let pad = "x".repeat(2 * MAX_BODY);
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"pad":"{pad}"}},"value":[{now_s},"1"]}}]}}}}"#
+        )
+        .into_bytes();
+        for content_length in [true, false] {
+            let port = answering(body.clone(), content_length).await;
+            let p = PrometheusProvider::new(
+                &format!("http://127.0.0.1:{port}"),
+                &Prometheus::default(),
+                "demo",
+            )
+            .unwrap();
+            let e = p.query("requests", "up", now_s).await.unwrap_err();
+            assert!(e.contains("larger than"), "{e}");
+        }
+        // A small answer from the same server still reads.
+        let small = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[{now_s},"1"]}}]}}}}"#
+        );
+        let port = answering(small.into_bytes(), false).await;
+        let p = PrometheusProvider::new(
+            &format!("http://127.0.0.1:{port}"),
+            &Prometheus::default(),
+            "demo",
+        )
+        .unwrap();
+        assert_eq!(p.query("requests", "up", now_s).await, Ok(1.0));
     }
 
     #[tokio::test]

@@ -32,6 +32,12 @@ pub trait MetricProvider: Send {
 
     /// The figures of `track` over the `window_ms` milliseconds before `now_ms`.
     fn read(&mut self, track: TrackName, now_ms: i64, window_ms: i64) -> BoxFuture<'_, Reading>;
+
+    /// What the figures of the window before `now_ms` miss, if anything (a follower that fell
+    /// behind and skipped ahead, unreadable input): added to the judgements' summaries.
+    fn caveat(&self, _now_ms: i64, _window_ms: i64) -> Option<String> {
+        None
+    }
 }
 
 /// The provider that `config.analysis` names for `svc`, or why there is none (the caller says

@@ -56,6 +56,11 @@ impl Window {
         }
     }
 
+    /// How far back the window keeps samples.
+    pub fn span_ms(&self) -> i64 {
+        self.span_secs * 1000
+    }
+
     pub fn add(&mut self, s: Sample) {
         let second = s.at_ms.div_euclid(1000);
         let pos = self.buckets.iter().rposition(|b| b.second <= second);
@@ -90,16 +95,26 @@ impl Window {
         }
         let us = (s.latency_ms.max(0.0) * 1000.0).round() as u64;
         let _ = b.latency_us.record(us.clamp(1, 3_600_000_000));
-        self.trim(second);
     }
 
-    fn trim(&mut self, newest_second: i64) {
+    /// Drop what lies outside the span around `now_ms` (this machine's clock, never a
+    /// sample's): older buckets, and any dated more than the span ahead of now. A sample's
+    /// time cannot move the window, so one host's clock cannot push the others' out of it.
+    pub fn trim(&mut self, now_ms: i64) {
+        let now = now_ms.div_euclid(1000);
         while self
             .buckets
             .front()
-            .is_some_and(|b| b.second <= newest_second - self.span_secs)
+            .is_some_and(|b| b.second <= now - self.span_secs)
         {
             self.buckets.pop_front();
+        }
+        while self
+            .buckets
+            .back()
+            .is_some_and(|b| b.second > now + self.span_secs)
+        {
+            self.buckets.pop_back();
         }
     }
 
@@ -179,7 +194,24 @@ mod tests {
         assert_eq!((st.requests, st.errors), (1, 0));
         // And buckets older than the span are dropped entirely.
         w.add(s(200_000, 200, 5.0));
+        w.trim(200_500);
         assert_eq!(w.stats(200_500, 1_000_000).requests, 1);
+    }
+
+    /// Issue 13, fault 12: a sample from a host whose clock ran 90 s ahead trimmed every
+    /// other host's samples out of the window; the window is trimmed against now only.
+    #[test]
+    fn a_sample_from_the_future_does_not_trim_the_present() {
+        let mut w = Window::new(65);
+        w.add(s(100_000, 200, 5.0));
+        w.add(s(100_000 + 90_000, 200, 5.0));
+        w.trim(100_500);
+        assert_eq!(w.stats(100_500, 60_000).requests, 1);
+        // Far-future buckets do not pile up either.
+        w.trim(100_500);
+        w.add(s(100_000 + 3_600_000, 200, 5.0));
+        w.trim(100_500);
+        assert_eq!(w.stats(100_000 + 3_600_000, 60_000).requests, 0);
     }
 
     #[test]

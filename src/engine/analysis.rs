@@ -118,6 +118,13 @@ pub(super) fn judge_reading(reading: &Reading, t: &Thresholds) -> Judgement {
     }
 }
 
+/// Say in the judgement what its figures miss (the provider's caveat).
+pub(super) fn add_caveat(j: &mut Judgement, caveat: Option<&str>) {
+    if let Some(c) = caveat {
+        j.summary.push_str(&format!(" ({c})"));
+    }
+}
+
 pub(super) fn window_ms(a: &Analysis) -> i64 {
     i64::try_from(a.window.as_millis()).unwrap_or(i64::MAX)
 }
@@ -148,15 +155,11 @@ async fn run(
         let canary = provider
             .read(TrackName::Canary, now_ms, window_ms(&a))
             .await;
-        record(
-            em,
-            &a,
-            name,
-            TrackName::Stable,
-            &stable,
-            &judge_reading(&stable, &t),
-        );
-        let j = match (&canary, &stable, &m) {
+        let caveat = provider.caveat(now_ms, window_ms(&a));
+        let mut js = judge_reading(&stable, &t);
+        add_caveat(&mut js, caveat.as_deref());
+        record(em, &a, name, TrackName::Stable, &stable, &js);
+        let mut j = match (&canary, &stable, &m) {
             (Ok(c), Ok(s), Some(m)) => judge_against(c, s, &t, m),
             (Ok(c), Err(why), Some(_)) => {
                 let mut j = judge(c, &t);
@@ -166,6 +169,7 @@ async fn run(
             }
             _ => judge_reading(&canary, &t),
         };
+        add_caveat(&mut j, caveat.as_deref());
         record(em, &a, name, TrackName::Canary, &canary, &j);
         let _ = tx.send(Some(j));
     }

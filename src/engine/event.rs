@@ -147,6 +147,15 @@ pub enum EventKind {
         host: String,
         error: String,
     },
+    /// A stack that failed its health check: its last container log lines, control characters
+    /// removed. For the operator's eyes (console, `deploy` output) only: never journaled,
+    /// audited or notified, and not written to the log, because apps that crash at start print
+    /// DSNs and tokens.
+    ContainerLogs {
+        host: String,
+        track: TrackName,
+        lines: Vec<String>,
+    },
     /// The canary's warm-up on one host, before it gets any traffic.
     WarmUp {
         host: String,
@@ -261,7 +270,16 @@ impl Emitter {
     }
 
     pub fn emit(&self, kind: EventKind) {
-        tracing::info!(service = %self.service, deployment = ?self.deployment, event = ?kind);
+        match &kind {
+            EventKind::ContainerLogs { host, track, lines } => tracing::info!(
+                service = %self.service, deployment = ?self.deployment,
+                "{host}: {} container log lines of the {track} stack shown to the operator (not logged)",
+                lines.len()
+            ),
+            _ => {
+                tracing::info!(service = %self.service, deployment = ?self.deployment, event = ?kind)
+            }
+        }
         let event = Event {
             at: Utc::now(),
             service: self.service.clone(),

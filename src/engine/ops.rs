@@ -96,6 +96,16 @@ fn collect<T>(
         match r {
             Ok(v) => ok.push(v),
             Err(e) => {
+                if let HostError::StackUnhealthy {
+                    host, track, logs, ..
+                } = &e
+                {
+                    em.emit(EventKind::ContainerLogs {
+                        host: host.clone(),
+                        track: *track,
+                        lines: logs.iter().map(|l| crate::sanitize::line(l)).collect(),
+                    });
+                }
                 em.emit(EventKind::HostFailed {
                     host: e.host().to_string(),
                     error: e.to_string(),

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use tokio::time::Instant;
 
-use super::analysis::{judge_reading, record, thresholds, window_ms, Refresher, POLL};
+use super::analysis::{add_caveat, judge_reading, record, thresholds, window_ms, Refresher, POLL};
 use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx, OpError};
 use crate::analysis::provider;
@@ -103,7 +103,8 @@ pub async fn watch(ctx: &Ctx, svc: &Service, version: &Version, em: &Emitter) ->
         next = (next + a.interval).max(Instant::now());
         let now_ms = Utc::now().timestamp_millis();
         let reading = p.read(TrackName::Stable, now_ms, window_ms(a)).await;
-        let j = judge_reading(&reading, &t);
+        let mut j = judge_reading(&reading, &t);
+        add_caveat(&mut j, p.caveat(now_ms, window_ms(a)).as_deref());
         record(em, a, p.name(), TrackName::Stable, &reading, &j);
         if let Some(reason) = tally.add(j.verdict, &j.summary, a.failure_limit) {
             return Outcome::Failed(reason);

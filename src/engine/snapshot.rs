@@ -153,6 +153,7 @@ impl Snapshot {
                 hs.updated_at = Some(e.at);
             }
             EventKind::HostFailed { host: h, error } => {
+                let error = &crate::sanitize::line(error);
                 let hs = host(svc, h);
                 hs.error = Some(error.clone());
                 hs.updated_at = Some(e.at);
@@ -269,6 +270,7 @@ impl Snapshot {
             | EventKind::WatchInconclusive { .. }
             | EventKind::WatchFailed { .. }
             | EventKind::Info { .. }
+            | EventKind::ContainerLogs { .. }
             | EventKind::WarmUp { .. } => {}
         }
     }

@@ -147,6 +147,13 @@ pub fn human(e: &Event) -> String {
             format!("{track} over {window_secs}s ({provider}): {summary}")
         }
         EventKind::HostFailed { host, error } => format!("{host}: FAILED: {error}"),
+        EventKind::ContainerLogs { host, track, lines } => format!(
+            "{host}: the {track} stack's last container log lines (shown here only, never recorded):{}",
+            lines
+                .iter()
+                .map(|l| format!("\n    | {l}"))
+                .collect::<String>()
+        ),
         EventKind::RollbackStarted { reason } => format!("ROLLBACK: {reason}"),
         EventKind::TrafficOnStable { hosts } => {
             format!("every host verified at stable 100 % ({})", hosts.join(", "))
@@ -211,7 +218,9 @@ pub fn human(e: &Event) -> String {
             if *passed { "ok" } else { "FAILED" }
         ),
     };
-    format!("{t} {s}: {body}")
+    // Events carry text from hosts (errors, container logs): nothing in it may reach the
+    // terminal as a control sequence.
+    crate::sanitize::text(&format!("{t} {s}: {body}"))
 }
 
 fn stack(s: &crate::remote::host::StackState) -> String {

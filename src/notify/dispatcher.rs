@@ -60,15 +60,18 @@ impl Target {
     }
 }
 
-/// A notifier whose environment variable is not set.
+/// A notifier whose environment variable is not set, or holds a URL it may not use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{at}: environment variable {var} is not set (or empty); the {kind} notifier of environment {environment} reads its {what} from it. Export it, or remove the notifier")]
+#[error("{at}: environment variable {var} {problem}; the {kind} notifier of environment {environment} reads its {what} from it. {fix}")]
 pub struct MissingSecret {
     pub at: String,
     pub var: String,
     pub kind: String,
     pub environment: String,
     pub what: &'static str,
+    /// "is not set (or empty)", or what is wrong with the value (never the value).
+    pub problem: String,
+    pub fix: &'static str,
 }
 
 /// Read every notifier's secret with `lookup` (normally `std::env::var`). All missing
@@ -82,10 +85,29 @@ pub fn resolve(
     for (env, e) in &config.environments {
         for n in &e.notify {
             let var = n.kind.secret_env();
-            match lookup(var)
+            let value = lookup(var)
                 .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-            {
+                .filter(|v| !v.is_empty());
+            // Slack's webhook URL is the secret: https only (or a loopback receiver).
+            let insecure = match (&n.kind, &value) {
+                (crate::config::NotifierKind::Slack { .. }, Some(url)) => {
+                    super::url_rule::https_or_loopback(url).err()
+                }
+                _ => None,
+            };
+            if let Some(problem) = insecure {
+                missing.push(MissingSecret {
+                    at: n.at.clone(),
+                    var: var.to_string(),
+                    kind: n.kind.name().to_string(),
+                    environment: env.clone(),
+                    what: "webhook URL",
+                    problem,
+                    fix: "Export the https:// webhook URL Slack gave you",
+                });
+                continue;
+            }
+            match value {
                 Some(value) => targets.push(Target {
                     environment: env.clone(),
                     notifier: n.clone(),
@@ -100,6 +122,8 @@ pub fn resolve(
                         crate::config::NotifierKind::Telegram { .. } => "bot token",
                         _ => "webhook URL",
                     },
+                    problem: "is not set (or empty)".to_string(),
+                    fix: "Export it, or remove the notifier",
                 }),
             }
         }

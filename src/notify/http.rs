@@ -23,7 +23,11 @@ pub struct Reqwest {
 
 impl Reqwest {
     pub fn new() -> Result<Self, String> {
+        // Never follow a redirect: it would carry the webhook URL on as a Referer (and the
+        // body) to wherever the answer points. A 3xx is a failure to deliver, logged.
         let client = crate::http::client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))?;
         Ok(Reqwest { client })

@@ -6,6 +6,7 @@ use super::{Message, Request, Secret};
 pub fn request(url: &Secret, m: &Message) -> Request {
     Request {
         url: url.clone(),
-        body: serde_json::json!({ "text": m.text, "username": "sluice" }),
+        // Slack-compatible: the same `&<>` escaping keeps a reason from mentioning or linking.
+        body: serde_json::json!({ "text": super::slack::escape(&m.text), "username": "sluice" }),
     }
 }

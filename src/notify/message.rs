@@ -183,7 +183,9 @@ impl Tracker {
             risk,
             text: String::new(),
         };
-        m.text = text(&m);
+        // Reasons carry error text read from hosts: no control characters in a notification.
+        m.reason = m.reason.as_deref().map(crate::sanitize::text);
+        m.text = crate::sanitize::text(&text(&m));
         Some(m)
     }
 }

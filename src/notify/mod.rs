@@ -13,6 +13,7 @@ pub mod message;
 mod secret;
 mod slack;
 mod telegram;
+pub mod url_rule;
 mod webhook;
 
 pub use dispatcher::{attach, resolve, Dispatcher, MissingSecret, Settings, Target};

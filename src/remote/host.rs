@@ -59,6 +59,18 @@ pub enum HostError {
         seen: u64,
         offered: u64,
     },
+    /// A started stack failed its health check. `logs` (its last container log lines,
+    /// control characters removed) are not part of the message: apps that crash at start print
+    /// DSNs and tokens, and the message goes to the journal, the audit trail and notifiers.
+    /// The engine shows them in a `container-logs` event instead.
+    #[error("host {host}, service {service}: the {track} stack is unhealthy: {detail}; its last container log lines are shown in the console and in `deploy` output (not recorded)")]
+    StackUnhealthy {
+        host: String,
+        service: String,
+        track: TrackName,
+        detail: String,
+        logs: Vec<String>,
+    },
     #[error("host {host}, service {service}: {message}")]
     Op {
         host: String,
@@ -72,6 +84,7 @@ impl HostError {
         match self {
             HostError::Remote(e) => e.host(),
             HostError::Op { host, .. }
+            | HostError::StackUnhealthy { host, .. }
             | HostError::Conflict { host, .. }
             | HostError::Unhealthy { host, .. }
             | HostError::Fenced { host, .. } => host,
@@ -391,25 +404,6 @@ impl<'a> ServiceOnHost<'a> {
         Ok(got)
     }
 
-    // ---- access log ----------------------------------------------------------------------
-
-    /// Read what the access log gained since `cursor` (nothing on the first call: history is
-    /// not judged). `Ok(None)` when the service has no access log configured.
-    pub async fn poll_log(
-        &self,
-        cursor: &mut crate::analysis::nginx_log::Cursor,
-    ) -> Result<Option<Vec<crate::analysis::nginx_log::Entry>>, HostError> {
-        use crate::analysis::nginx_log::{advance, parse_line, poll_script};
-        let Some(path) = &self.paths.access_log else {
-            return Ok(None);
-        };
-        let out = self
-            .run("read access log", poll_script(&quote(path), cursor))
-            .await?;
-        let lines = advance(cursor, &out.stdout).map_err(|e| self.err(format!("{path}: {e}")))?;
-        Ok(Some(lines.iter().filter_map(|l| parse_line(l)).collect()))
-    }
-
     // ---- compose -----------------------------------------------------------------------
 
     fn compose_prefix(&self, t: TrackName) -> String {
@@ -508,14 +502,16 @@ impl<'a> ServiceOnHost<'a> {
         Ok(parse_stack_state(&out.stdout, &self.service.image))
     }
 
-    pub async fn stack_logs(&self, t: TrackName, lines: u32) -> String {
+    /// The stack's last container log lines, control characters removed (see
+    /// [`crate::sanitize`]); never put them in an error message.
+    pub async fn stack_logs(&self, t: TrackName, lines: u32) -> Vec<String> {
         let script = format!(
             "{} logs --no-color --tail {lines} 2>&1",
             self.compose_prefix(t)
         );
         match self.run(&format!("{t} logs"), script).await {
-            Ok(out) => out.stdout.trim_end().to_string(),
-            Err(e) => format!("(logs unavailable: {e})"),
+            Ok(out) => out.stdout.lines().map(crate::sanitize::line).collect(),
+            Err(e) => vec![format!("(logs unavailable: {e})")],
         }
     }
 
@@ -554,10 +550,13 @@ impl<'a> ServiceOnHost<'a> {
             };
         }
         let logs = self.stack_logs(t, 20).await;
-        Err(self.err(format!(
-            "the {t} stack is unhealthy: GET {url} gave {last} after {} attempts; last log lines:\n{logs}",
-            h.retries + 1
-        )))
+        Err(HostError::StackUnhealthy {
+            host: self.host.name.clone(),
+            service: self.service.name.clone(),
+            track: t,
+            detail: format!("GET {url} gave {last} after {} attempts", h.retries + 1),
+            logs,
+        })
     }
 }
 

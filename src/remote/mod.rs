@@ -7,4 +7,4 @@ pub mod ports;
 pub mod ssh;
 pub mod transport;
 
-pub use transport::{quote, Output, Remote, RemoteError, Script};
+pub use transport::{quote, Output, RawOutput, Remote, RemoteError, Script};

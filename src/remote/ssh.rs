@@ -14,7 +14,7 @@ use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::transport::{quote, Output, Remote, RemoteError, Script};
+use super::transport::{quote, Output, RawOutput, Remote, RemoteError, Script};
 use crate::config::{Config, Host};
 
 struct Slot {
@@ -152,6 +152,10 @@ impl SshPool {
     }
 
     async fn run_on(&self, host: &str, script: Script<'_>) -> Result<Output, RemoteError> {
+        self.run_raw_on(host, script).await.map(RawOutput::lossy)
+    }
+
+    async fn run_raw_on(&self, host: &str, script: Script<'_>) -> Result<RawOutput, RemoteError> {
         let slot = self.slot(host)?;
         let session = self.session(slot).await?;
         let limit = script.timeout.unwrap_or(self.command_timeout);
@@ -189,10 +193,10 @@ impl SshPool {
                 .wait_with_output()
                 .await
                 .map_err(|e| session_err(e.to_string()))?;
-            Ok(Output {
+            Ok(RawOutput {
                 code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: out.stdout,
+                stderr: out.stderr,
             })
         };
         match tokio::time::timeout(limit, fut).await {
@@ -218,6 +222,14 @@ impl Remote for SshPool {
         script: Script<'a>,
     ) -> BoxFuture<'a, Result<Output, RemoteError>> {
         self.run_on(host, script).boxed()
+    }
+
+    fn run_raw<'a>(
+        &'a self,
+        host: &'a str,
+        script: Script<'a>,
+    ) -> BoxFuture<'a, Result<RawOutput, RemoteError>> {
+        self.run_raw_on(host, script).boxed()
     }
 
     fn connect<'a>(&'a self, host: &'a str) -> BoxFuture<'a, Result<(), RemoteError>> {

@@ -22,7 +22,8 @@ impl Output {
         self.code == 0
     }
 
-    /// The last non-empty lines of stderr (or stdout when stderr is empty), for messages.
+    /// The last non-empty lines of stderr (or stdout when stderr is empty), for messages;
+    /// control characters removed (the text came from a host).
     pub fn tail(&self, lines: usize) -> String {
         let text = if self.stderr.trim().is_empty() {
             &self.stdout
@@ -30,7 +31,27 @@ impl Output {
             &self.stderr
         };
         let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        crate::sanitize::text(&all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+}
+
+/// What a remote script printed, byte for byte, and how it ended: for output that is not text
+/// or whose byte positions matter (the access-log follower counts its cursor in bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawOutput {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl RawOutput {
+    /// The text view [`Remote::run`] gives (invalid UTF-8 replaced).
+    pub fn lossy(self) -> Output {
+        Output {
+            code: self.code,
+            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
+        }
     }
 }
 
@@ -119,6 +140,24 @@ pub trait Remote: Send + Sync {
         script: Script<'a>,
     ) -> BoxFuture<'a, Result<Output, RemoteError>>;
 
+    /// As [`Remote::run`], with stdout and stderr as the bytes the script wrote. The default
+    /// re-encodes `run`'s text (enough for test doubles that only produce text); the SSH pool
+    /// returns the bytes themselves.
+    fn run_raw<'a>(
+        &'a self,
+        host: &'a str,
+        script: Script<'a>,
+    ) -> BoxFuture<'a, Result<RawOutput, RemoteError>> {
+        Box::pin(async move {
+            let out = self.run(host, script).await?;
+            Ok(RawOutput {
+                code: out.code,
+                stdout: out.stdout.into_bytes(),
+                stderr: out.stderr.into_bytes(),
+            })
+        })
+    }
+
     /// Make sure a session to `host` is open (connect, verify the host key).
     fn connect<'a>(&'a self, host: &'a str) -> BoxFuture<'a, Result<(), RemoteError>>;
 }
@@ -148,5 +187,11 @@ mod tests {
             stderr: "a\n\nb\nc\n".into(),
         };
         assert_eq!(o.tail(2), "b\nc");
+        let o = Output {
+            code: 1,
+            stdout: String::new(),
+            stderr: "nginx: \u{1b}[31m[emerg]\u{1b}[0m bad\n".into(),
+        };
+        assert_eq!(o.tail(1), "nginx: [emerg] bad");
     }
 }

@@ -147,6 +147,17 @@ fn parse_head(text: &str) -> Option<(u64, String)> {
 impl Store {
     /// Append a record (and move the head file forward).
     pub fn audit(&self, r: &NewAudit) -> Result<AuditRecord, StoreError> {
+        // The trail is permanent and printed by `sluice audit`: no control characters in it.
+        let clean = |s: &str| crate::sanitize::text(s);
+        let r = &NewAudit {
+            actor: clean(&r.actor),
+            action: clean(&r.action),
+            service: clean(&r.service),
+            from: clean(&r.from),
+            to: clean(&r.to),
+            result: clean(&r.result),
+            detail: clean(&r.detail),
+        };
         let at = from_millis(to_millis(self.now()));
         let rec = {
             let mut conn = self.conn();
@@ -206,7 +217,7 @@ impl Store {
         let path = self.dir.join(HEAD_FILE);
         let tmp = self.dir.join(format!("{HEAD_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = crate::local_files::private_create(&tmp)?;
             writeln!(f, "{seq} {hash}")?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;

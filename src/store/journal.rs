@@ -171,7 +171,8 @@ impl Store {
                 .map_err(|e| self.error(e))?;
                 format!("canary to {p} %")
             }
-            JournalChange::Note(n) => n.clone(),
+            // Notes carry error text read from hosts: stored without control characters.
+            JournalChange::Note(n) => crate::sanitize::text(n),
         };
         let n = tx
             .execute(

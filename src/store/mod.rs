@@ -186,9 +186,25 @@ impl Store {
             path: dir.display().to_string(),
             message: m,
         };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| err(format!("cannot create the directory: {e}")))?;
+        if let Err(e) = crate::local_files::private_dir(dir) {
+            if !dir.is_dir() {
+                return Err(err(format!("cannot create the directory: {e}")));
+            }
+            // Not ours to narrow (another owner): the store still works, and a rollback must.
+            tracing::warn!(dir = %dir.display(), "cannot make the store directory 0700: {e}");
+        }
         let file = dir.join(DB_FILE);
+        // SQLite gives its WAL and shared-memory files the database file's mode: create the
+        // database 0600 before SQLite does, and narrow the files an older sluice left.
+        crate::local_files::private_append(&file)
+            .map_err(|e| err(format!("cannot create {DB_FILE} as 0600: {e}")))?;
+        for extra in ["-wal", "-shm"] {
+            let p = dir.join(format!("{DB_FILE}{extra}"));
+            if p.exists() {
+                crate::local_files::narrow(&p, crate::local_files::FILE_MODE)
+                    .map_err(|e| err(format!("cannot make {} 0600: {e}", p.display())))?;
+            }
+        }
         let mut conn = Connection::open(&file).map_err(|e| err(format!("cannot open: {e}")))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| err(e.to_string()))?;
@@ -339,6 +355,44 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// Issue 13, fault 11: the store directory and its files took the umask (0755/0644).
+    #[test]
+    fn the_store_directory_and_its_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        {
+            let s = Store::open(&dir).unwrap();
+            s.audit(&audit::NewAudit {
+                actor: "alice".into(),
+                action: "rollback".into(),
+                service: "demo".into(),
+                from: String::new(),
+                to: "stable".into(),
+                result: "ok".into(),
+                detail: "test".into(),
+            })
+            .unwrap();
+        }
+        assert_eq!(mode(&dir), 0o700);
+        for f in ["sluice.db", "sluice.db-wal", "sluice.db-shm", "audit.head"] {
+            let p = dir.join(f);
+            if f == "sluice.db" || f == "audit.head" || p.exists() {
+                assert_eq!(mode(&p), 0o600, "{f}");
+            }
+        }
+        // A store an older sluice left readable is narrowed when opened.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.join("sluice.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        Store::open(&dir).unwrap();
+        assert_eq!((mode(&dir), mode(&dir.join("sluice.db"))), (0o700, 0o600));
     }
 
     #[test]

@@ -35,6 +35,7 @@ struct Shared {
     got: Mutex<Vec<Recorded>>,
     fail: AtomicU32,
     hang: AtomicBool,
+    redirect: Mutex<Option<String>>,
 }
 
 pub struct Receiver {
@@ -66,6 +67,11 @@ impl Receiver {
     /// Answer 500 to the next `n` requests.
     pub fn fail_next(&self, n: u32) {
         self.shared.fail.store(n, Ordering::SeqCst);
+    }
+
+    /// Answer every request with a 307 redirect to `location`.
+    pub fn redirect_to(&self, location: &str) {
+        *self.shared.redirect.lock().unwrap() = Some(location.to_string());
     }
 
     /// Read requests but never answer them.
@@ -142,13 +148,19 @@ fn serve(conn: TcpStream, s: &Shared) {
             .fail
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
+        let redirect = s.redirect.lock().unwrap().clone();
         let (status, body) = if failing {
             ("500 Internal Server Error", "boom")
+        } else if redirect.is_some() {
+            ("307 Temporary Redirect", "")
         } else {
             ("200 OK", "{\"ok\":true}")
         };
+        let location = redirect
+            .map(|l| format!("Location: {l}\r\n"))
+            .unwrap_or_default();
         let resp = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\n{location}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         if conn.write_all(resp.as_bytes()).is_err() {

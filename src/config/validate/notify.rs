@@ -167,7 +167,16 @@ fn notifier(v: &mut V, n: &Node, env: &str) -> Option<Notifier> {
                     Some(s)
                 });
             let api_url = match f.get("api_url") {
-                Some(u) => http_url(v, u, "api_url"),
+                // The bot token travels in this URL's path: https only, unless loopback.
+                Some(u) => http_url(v, u, "api_url").and_then(|url| {
+                    match crate::notify::url_rule::https_or_loopback(&url) {
+                        Ok(()) => Some(url),
+                        Err(why) => {
+                            v.err(u, format!("api_url {why}"));
+                            None
+                        }
+                    }
+                }),
                 None => Some("https://api.telegram.org".to_string()),
             };
             NotifierKind::Telegram {
@@ -221,6 +230,28 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(d) => d.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    /// Issue 13, fault 12: an http:// Telegram api_url passed `check` (the bot token is in
+    /// its path).
+    #[test]
+    fn telegram_api_url_is_https_unless_loopback() {
+        let tg = |url: &str| {
+            errors(&format!(
+                "      - {{ kind: telegram, token_env: TG, chat_id: \"-1\", api_url: \"{url}\" }}\n"
+            ))
+        };
+        let e = tg("http://api.telegram.org");
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(
+            e[0].contains("api_url is a plain http:// URL") && e[0].contains("use https://"),
+            "{e:#?}"
+        );
+        assert!(tg("https://api.telegram.org").is_empty());
+        assert!(
+            tg("http://127.0.0.1:8081").is_empty(),
+            "local receivers stay allowed"
+        );
     }
 
     #[test]
