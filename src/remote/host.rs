@@ -212,7 +212,7 @@ impl<'a> ServiceOnHost<'a> {
     /// known once the host's registry has been read (every upstream read does).
     pub fn server_addr(&self, t: TrackName) -> Result<String, HostError> {
         match self.port_of(t) {
-            Some(p) => Ok(format!("{}:{p}", self.host.backend_address)),
+            Some(p) => Ok(nginx::server_address(&self.host.backend_address, p)),
             None => Err(self.err(format!(
                 "the {t} track's port is not known yet: the host's port registry has no record of it"
             ))),
@@ -292,9 +292,7 @@ impl<'a> ServiceOnHost<'a> {
             format!("{:.1}", self.service.health.timeout.as_secs_f64().max(0.1)),
         ]);
         args.extend(registry.into_iter().flatten());
-        Ok(self
-            .run(scripts::APPLY.with(what, args).stdin(bytes))
-            .await?)
+        self.run(scripts::APPLY.with(what, args).stdin(bytes)).await
     }
 
     /// The weights the host's file holds now for the stable and canary servers.
@@ -305,7 +303,7 @@ impl<'a> ServiceOnHost<'a> {
             let addr = self.server_addr(t)?;
             servers
                 .iter()
-                .find(|s| s.addr == addr)
+                .find(|s| nginx::same_server(&s.addr, &addr))
                 .map(|s| if s.down { 0 } else { s.weight })
                 .ok_or_else(|| {
                     self.err(format!(

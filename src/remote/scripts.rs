@@ -102,7 +102,7 @@ pub const DISK_FREE: HostScript = HostScript::plain(include_str!("scripts/disk_f
 /// Decode the hex that scripts print for files whose bytes must cross unchanged.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     (0..t.len())

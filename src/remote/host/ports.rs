@@ -172,8 +172,8 @@ impl ServiceOnHost<'_> {
                     let moved = nginx::set_address(
                         &read.upstream.text,
                         &self.paths.upstream,
-                        &format!("{b}:{old}"),
-                        &format!("{b}:{}", a.port),
+                        &nginx::server_address(b, old),
+                        &nginx::server_address(b, a.port),
                     )
                     .map_err(|e| {
                         self.err(format!(

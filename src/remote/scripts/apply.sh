@@ -26,7 +26,7 @@ fi
 cat >"$new" || { rm -f -- "$new"; exit 13; }
 # End of input is not the end of the file: a dropped channel must not swap in a cut file.
 if [ "$(sha "$new")" != "$new_sha" ]; then
-    echo "the new $1 arrived incomplete ($(wc -c <"$new") bytes); nothing was changed" >&2
+    echo "the new $file arrived incomplete ($(wc -c <"$new") bytes); nothing was changed" >&2
     rm -f -- "$new"
     exit 17
 fi
