@@ -335,6 +335,15 @@ async fn the_env_file_keeps_other_variables_and_compose_output_stays_on_the_host
     );
     let log = std::fs::read_to_string(lab.path("srv/.sluice/demo-c.log")).expect("log");
     assert!(log.contains("compose says"), "{log}");
+    let calls = std::fs::read_to_string(lab.path("compose-calls")).expect("calls");
+    let srv = lab.path("srv");
+    assert_eq!(
+        calls,
+        format!(
+            "compose --env-file {s}/demo-c.env -p demo-c -f {s}/canary.yml up -d --remove-orphans\n",
+            s = srv.display()
+        )
+    );
     std::fs::write(lab.path("fail-compose"), "").expect("flag");
     let e = on
         .stack_up(

@@ -9,7 +9,7 @@ fence "$(real_file "$1")" "$2" "$3"
 env_file=$4 compose=$5 project=$6 compose_file=$7 registry=$8 track=$9
 # Without an env file compose cannot interpolate the image; give it a harmless one.
 if [ ! -f "$env_file" ]; then printf 'SLUICE_VERSION=none\n' >"$env_file" || exit 13; fi
-compose_run "$(compose_log "$compose_file" "$project")" "$compose" "$env_file" "$project" \
+compose_run "$(compose_log "$env_file" "$project")" "$compose" "$env_file" "$project" \
     "$compose_file" down --remove-orphans || exit $?
 if [ -n "$registry" ]; then
     registry_lock "$registry"

@@ -1,5 +1,7 @@
 # shellcheck shell=sh
 # The last lines of a track's container logs.
 #   $1 compose command  $2 env file  $3 project  $4 compose file  $5 lines
-# shellcheck disable=SC2016 # $@ is expanded by the inner shell
-sh -c "$1"' --env-file "$1" -p "$2" -f "$3" logs --no-color --tail "$4"' compose "$2" "$3" "$4" "$5" 2>&1
+compose=$1
+shift
+# shellcheck disable=SC2086 # the compose command is two words
+$compose --env-file "$1" -p "$2" -f "$3" logs --no-color --tail "$4" 2>&1

@@ -26,5 +26,5 @@ tmp="$dir/$(basename -- "$env_file").new"
 } >"$tmp"
 if [ -f "$env_file" ]; then chmod --reference="$env_file" "$tmp" 2>/dev/null || true; fi
 mv -f -- "$tmp" "$env_file" || exit 13
-compose_run "$(compose_log "$compose_file" "$project")" "$compose" "$env_file" "$project" \
+compose_run "$(compose_log "$env_file" "$project")" "$compose" "$env_file" "$project" \
     "$compose_file" up -d --remove-orphans
