@@ -104,7 +104,9 @@ impl Lab {
         self.dir.path().join(rel)
     }
     fn shell(&self) -> LocalShell {
-        LocalShell::new().with_path(self.path("bin"))
+        LocalShell::new()
+            .with_path(self.path("bin"))
+            .with_env("SLUICE_LOCK_DIR", self.dir.path().display().to_string())
     }
     fn host(&self) -> &Host {
         &self.config.hosts["h1"]
@@ -299,7 +301,7 @@ async fn the_instance_lock_is_held_while_nginx_is_tested() {
         let d = sha2::Sha256::digest(format!("{}\n{}\n", paths.test, paths.reload));
         d.iter().map(|b| format!("{b:02x}")).collect::<String>()[..16].to_string()
     };
-    let lock = format!("/tmp/sluice-nginx-{key}.lock");
+    let lock = format!("{}/sluice-nginx-{key}.lock", lab.dir.path().display());
     // The test stand-in fails when it can take the lock itself.
     let text = FAKE_TEST.replace(
         "[ -z \"$LOCK\" ]",
@@ -308,7 +310,7 @@ async fn the_instance_lock_is_held_while_nginx_is_tested() {
     write_exec(&lab.path("fake-test"), &text);
     let sh = lab.shell();
     lab.on(&sh, 1).apply_split(split(10)).await.expect("apply");
-    let _ = std::fs::remove_file(lock);
+    assert!(Path::new(&lock).exists(), "the instance lock is {lock}");
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ use super::transport::{Output, Remote, RemoteError, Script};
 pub struct LocalShell {
     /// Directories put in front of `PATH` (e.g. stand-ins for `docker` or `curl`).
     path: Vec<PathBuf>,
+    /// Environment variables set for every script.
+    env: Vec<(String, String)>,
     /// Send only this many bytes of each script's input, as a dropped channel would.
     cut_stdin: Option<usize>,
 }
@@ -29,6 +31,13 @@ impl LocalShell {
     /// Look up commands in `dir` first.
     pub fn with_path(mut self, dir: impl Into<PathBuf>) -> Self {
         self.path.push(dir.into());
+        self
+    }
+
+    /// Set `key=value` in every script's environment (e.g. `SLUICE_LOCK_DIR`, where the
+    /// scripts put the nginx instance lock instead of `/tmp`).
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -58,6 +67,7 @@ impl LocalShell {
                 Stdio::null()
             })
             .kill_on_drop(true);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if !self.path.is_empty() {
             let mut dirs = self.path.clone();
             dirs.extend(std::env::split_paths(

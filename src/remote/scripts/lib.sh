@@ -47,10 +47,11 @@ fence() {
 
 # nginx_lock TEST RELOAD: one lock per nginx instance (fd 7) for test and reload, which act on
 # the whole instance whatever file changed. The instance is named by its test and reload
-# commands; the lock file is opened read-only so that it works whoever created it.
+# commands; the lock file is opened read-only so that it works whoever created it. Its
+# directory is /tmp (SLUICE_LOCK_DIR for tests; SSH passes no environment).
 nginx_lock() {
     _key=$(printf '%s\n%s\n' "$1" "$2" | sha256sum | cut -c1-16)
-    _lock="/tmp/sluice-nginx-$_key.lock"
+    _lock="${SLUICE_LOCK_DIR:-/tmp}/sluice-nginx-$_key.lock"
     [ -e "$_lock" ] || (umask 022 && : >>"$_lock") 2>/dev/null
     exec 7<"$_lock" || exit 13
     flock -w 30 7 || exit 14
