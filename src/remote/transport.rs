@@ -1,8 +1,9 @@
 //! The seam between the engine and hosts: run a shell script on a named host.
 //!
-//! The SSH pool implements it for real hosts; tests of pure engine logic may implement it
-//! with a recording double. Scripts are built only from validated values quoted with
-//! [`quote`].
+//! The SSH pool implements it for real hosts, [`super::local::LocalShell`] runs the same
+//! scripts with the local `sh` for tests, and tests of pure engine logic may implement it with
+//! a recording double. Scripts are the files of [`super::scripts`]; their inputs travel as
+//! arguments, each quoted with [`quote`] on the command line.
 
 use std::borrow::Cow;
 use std::time::Duration;
