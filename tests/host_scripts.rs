@@ -401,3 +401,39 @@ async fn an_auto_port_is_claimed_in_the_registry_and_released_by_stack_down() {
     let reg = std::fs::read_to_string(lab.path("srv/ports")).expect("registry");
     assert!(reg.contains("demo canary free"), "{reg}");
 }
+
+/// A connection dropped while `compose up` runs: compose goes on (in its own session, its
+/// output in the log on the host, not in the dropped channel) and finishes.
+#[tokio::test]
+async fn compose_up_survives_a_dropped_connection() {
+    let lab = lab();
+    let slow =
+        "#!/bin/sh\nsleep 1\necho \"still here\"\necho done > \"$(dirname \"$0\")/../finished\"\n";
+    write_exec(&lab.path("bin/docker"), slow);
+    let p = |rel: &str| lab.path(rel).display().to_string();
+    let script = sluice::remote::scripts::STACK_UP
+        .with(
+            "start canary stack",
+            [
+                p("conf.d/demo.conf"),
+                "demo".into(),
+                "1".into(),
+                p("srv/demo-c.env"),
+                "1.1.0".into(),
+                String::new(),
+                "docker compose".into(),
+                "demo-c".into(),
+                p("srv/canary.yml"),
+            ],
+        )
+        .timeout(std::time::Duration::from_millis(300));
+    let e = lab.shell().run("h1", script).await.unwrap_err();
+    assert!(matches!(e, RemoteError::Timeout { .. }), "{e}");
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    assert!(
+        lab.path("finished").exists(),
+        "compose was stopped half-way"
+    );
+    let log = std::fs::read_to_string(lab.path("srv/.sluice/demo-c.log")).expect("log");
+    assert_eq!(log, "still here\n");
+}
