@@ -30,7 +30,7 @@ fence() {
     exec 9>>"$_dir/$_base.lock" || exit 13
     flock -w 30 9 || exit 14
     _fence="$_dir/$_base.fence"
-    # Helper files of sluice before 0.x sat beside the file, inside nginx's include globs.
+    # Earlier versions kept helper files beside the file, inside nginx's include globs.
     if [ -f "$1.sluice-fence" ] && [ ! -e "$_fence" ]; then mv -f -- "$1.sluice-fence" "$_fence"; fi
     rm -f -- "$1.sluice-fence" "$1.sluice-bak"
     _seen=$(awk -v s="$2" '$1==s {print $2}' "$_fence" 2>/dev/null | tail -n 1)
