@@ -12,7 +12,8 @@ reset_host() {
     write_env "$n" stable "$STABLE_VERSION"
     compose "$n" stable up -d >/dev/null 2>&1 || die "web-$n: starting the stable stack failed"
     compose "$n" canary down >/dev/null 2>&1 || true
-    rm -f "$(host_dir "$n")"/nginx/conf.d/demo.conf.sluice-*
+    # sluice's helper files (backup, lock, fence) sit in .sluice/ beside the upstream file.
+    rm -f "$(host_dir "$n")"/nginx/conf.d/demo.conf.sluice-* "$(host_dir "$n")"/nginx/conf.d/.sluice/demo.conf.*
     write_upstream "$n"
     start_nginx "$n" || die "web-$n: nginx reload failed"
     wait_http "http://$ip:8081/health" 20 || die "web-$n: stable stack is not healthy"

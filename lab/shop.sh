@@ -43,7 +43,7 @@ CONF
     printf 'SLUICE_VERSION=%s\nSLUICE_PORT=20000\n' "$STABLE_VERSION" > "$d/srv/shop/shop-stable-web-$n.env"
     printf 'SLUICE_VERSION=none\nSLUICE_PORT=20001\n' > "$d/srv/shop/shop-canary-web-$n.env"
     printf '# PORT SERVICE TRACK STATE\n20000 shop stable held\n20001 shop canary free\n' > "$d/srv/ports"
-    rm -f "$d/srv/ports.sluice-new" "$d"/nginx/conf.d/shop.conf.sluice-*
+    rm -f "$d/srv/ports.sluice-new" "$d"/nginx/conf.d/shop.conf.sluice-* "$d"/nginx/conf.d/.sluice/shop.conf.*
     cat > "$d/nginx/conf.d/shop.conf.lab-new" <<CONF
 # The shop service (written by lab/shop.sh). Its servers' ports are allocated by sluice.
 upstream shop_backend {

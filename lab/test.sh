@@ -15,6 +15,7 @@ cargo test --quiet --manifest-path lab/demo/Cargo.toml
 step "format and lint"
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
+shellcheck src/remote/scripts/*.sh
 
 step "tests (unit, property, and end to end against the lab)"
 # The lab's hosts are shared: end-to-end tests take a lock inside their binary, and binaries

@@ -31,7 +31,7 @@ step() { current_step="$*"; printf '\n==> %s\n' "$*"; }
 
 step "packages"
 pkgs=(openssh-server openssh-client nginx-light docker.io docker-compose curl wrk
-      procps util-linux tmux iproute2 findutils coreutils)
+      procps util-linux tmux iproute2 findutils coreutils shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -202,7 +202,7 @@ CONF
         write_upstream "$n"; nginx_changed=1
         note "upstream file written: stable 100 %, canary down"
     elif [ "$RESET" = 1 ]; then
-        rm -f "$d"/nginx/conf.d/demo.conf.sluice-*
+        rm -f "$d"/nginx/conf.d/demo.conf.sluice-* "$d"/nginx/conf.d/.sluice/demo.conf.*
         write_upstream "$n"; nginx_changed=1
         note "upstream file reset: stable 100 %, canary down"
     else

@@ -16,7 +16,7 @@ use sluice::remote::{Output, RawOutput, Remote, RemoteError, Script};
 const LAB: &str = include_str!("../config/lab.yaml");
 const LAB_LOG: &str = "/var/lib/sluice-lab/hosts/{host}/nginx/logs/access.log";
 
-/// Runs each script with `sh -c` here; a host's `bin/` (if any) comes first on PATH.
+/// Runs each script as `sh -c SCRIPT sluice ARGS…` here, as over SSH; a host's `bin/` (if any) comes first on PATH.
 struct LocalSh {
     root: PathBuf,
 }
@@ -44,6 +44,8 @@ impl Remote for LocalSh {
             let out = tokio::process::Command::new("sh")
                 .arg("-c")
                 .arg(&script.script)
+                .arg("sluice")
+                .args(&script.args)
                 .env("PATH", path)
                 .output()
                 .await

@@ -681,3 +681,48 @@ fn nginx_is_installed() {
         nginx.display()
     );
 }
+
+/// nginx reads `server 10.128.0.2;` as `10.128.0.2:80`: either spelling finds the other, and
+/// both at once are the same server twice.
+#[test]
+fn the_default_port_names_the_same_server() {
+    let text = "upstream demo_backend {\n    server 10.128.0.2 weight=5;\n    server [::1]:80;\n    server 10.128.0.3:8081;\n}\n";
+    let out = set_weights(text, NAME, &[("10.128.0.2:80".to_string(), 7)]).expect("found");
+    assert!(out.contains("server 10.128.0.2 weight=7;"), "{out}");
+    let out = set_weights(text, NAME, &[("[::1]".to_string(), 3)]).expect("found");
+    assert!(out.contains("server [::1]:80 weight=3;"), "{out}");
+    let out = set_weights(text, NAME, &[("10.128.0.3:8081".to_string(), 2)]).expect("found");
+    assert!(out.contains("10.128.0.3:8081 weight=2;"), "{out}");
+    let e = set_weights(
+        text,
+        NAME,
+        &[
+            ("10.128.0.2".to_string(), 1),
+            ("10.128.0.2:80".to_string(), 2),
+        ],
+    )
+    .unwrap_err();
+    assert!(matches!(e, EditError::WeightGivenTwice(_)), "{e}");
+    let twice = "upstream demo_backend {\n    server 10.128.0.2;\n    server 10.128.0.2:80;\n}\n";
+    let e = set_weights(twice, NAME, &[("10.128.0.2".to_string(), 1)]).unwrap_err();
+    assert!(matches!(e, EditError::ServerTwice { .. }), "{e}");
+    let e = set_address(text, NAME, "10.128.0.3:8081", "10.128.0.2:80").unwrap_err();
+    assert!(matches!(e, EditError::ServerTwice { .. }), "{e}");
+}
+
+/// The hint for a missing server writes an IPv6 address as nginx accepts it.
+#[test]
+fn the_hint_writes_ipv6_in_brackets() {
+    let text = "upstream demo_backend {\n    server 127.0.0.1:8080;\n}\n";
+    let e = set_weights(text, NAME, &[("::1:8081".to_string(), 1)]).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("`server [::1]:8081 weight=1 down;`"), "{msg}");
+    assert_eq!(
+        sluice::remote::nginx::server_address("::1", 8081),
+        "[::1]:8081"
+    );
+    assert_eq!(
+        sluice::remote::nginx::server_address("10.0.0.1", 8081),
+        "10.0.0.1:8081"
+    );
+}

@@ -14,7 +14,7 @@ use super::provider::{MetricProvider, Reading};
 use super::window::Window;
 use crate::config::{Config, Service};
 use crate::remote::host::{ServiceOnHost, TrackName};
-use crate::remote::{quote, Remote, Script};
+use crate::remote::{Remote, Script};
 
 /// One host's follower.
 #[derive(Default)]
@@ -56,15 +56,12 @@ fn now_ms() -> i64 {
 
 /// One poll of one host's log: the bytes since the cursor, with the host's clock.
 async fn poll(remote: &dyn Remote, host: &str, path: &str, f: &mut Follow) -> Result<Poll, String> {
-    let args: Vec<String> = poll_args(path, &f.cursor, READ_LIMIT)
-        .iter()
-        .map(|a| quote(a).into_owned())
-        .collect();
     // The script's text is fixed; its inputs arrive as positional parameters.
-    let script = format!("set -- {}\n{POLL_SCRIPT}", args.join(" "));
+    let script =
+        Script::new("read access log", POLL_SCRIPT).args(poll_args(path, &f.cursor, READ_LIMIT));
     let sent = now_ms();
     let out = remote
-        .run_raw(host, Script::new("read access log", script))
+        .run_raw(host, script)
         .await
         .map_err(|e| e.to_string())?;
     let received = now_ms();

@@ -318,6 +318,14 @@ pub fn check(path: &std::path::Path) -> ExitCode {
                     eprintln!("warning: {m}");
                 }
             }
+            for svc in cfg.services.values() {
+                let file = &svc.nginx.upstream_file;
+                if let Some(w) =
+                    crate::remote::nginx::layout::upstream_file_warning(&svc.name, file)
+                {
+                    eprintln!("warning: {w}");
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(diags) => {

@@ -10,7 +10,6 @@ use super::EXIT_FAILED;
 use crate::engine::Ctx;
 use crate::remote::host::registry_read_script;
 use crate::remote::ports::{PortRecord, PortState, Registry};
-use crate::remote::Script;
 
 #[derive(Debug, Serialize)]
 struct RegistryReport {
@@ -34,7 +33,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> ExitCode {
         .filter_map(|h| h.ports.as_ref().map(|p| (h, p)))
         .collect();
     let reads = join_all(hosts.iter().map(|(h, p)| async move {
-        let script = Script::new("read port registry", registry_read_script(&p.registry));
+        let script = registry_read_script(&p.registry);
         let registry = match ctx.remote.run(&h.name, script).await {
             Ok(out) => Registry::parse(&out.stdout)
                 .map_err(|e| format!("{}: {e}; fix the file on the host", p.registry)),

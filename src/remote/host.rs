@@ -1,22 +1,24 @@
 //! Operations on one service on one host: NGINX weights (validated, atomic, restored on
-//! failure), compose stacks, image presence, health checks. Each is one remote script built
-//! from validated values, quoted.
+//! failure), compose stacks, image presence, health checks. Each runs one host script of
+//! [`super::scripts`], its inputs passed as arguments.
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::nginx;
-use super::transport::{quote, Output, Remote, RemoteError, Script};
+use super::scripts::{self, unhex, HostExit};
+use super::transport::{Output, Remote, RemoteError, Script};
 use crate::config::{Host, HostPaths, Service, Track};
 use crate::domain::{Split, TrackWeights, Version};
 
 mod checks;
 mod ports;
+mod raw;
 mod warmup;
 pub use checks::{parse_df, parse_listeners, DiskFree};
-pub use ports::read_script as registry_read_script;
+pub use ports::registry_read_script;
+pub use raw::RawText;
 pub use warmup::{parse_warmup, WarmupReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -153,14 +155,32 @@ impl<'a> ServiceOnHost<'a> {
         self.fence.clone().map_err(|why| self.err(why))
     }
 
-    /// The shell lines that take the lock beside the upstream file and check and raise the
-    /// fence (exit 14: lock busy, 16: a newer token was seen, 13: the fence cannot be written).
-    fn fence_prelude(&self) -> Result<String, HostError> {
-        Ok(fence_prelude(
-            &self.paths.upstream_file,
-            &self.service.name,
-            self.token()?,
-        ))
+    /// The first three arguments of every fenced script: the upstream file (whose lock the
+    /// script takes), the service and the lease's token.
+    fn fence_args(&self) -> Result<Vec<String>, HostError> {
+        Ok(vec![
+            self.paths.upstream_file.clone(),
+            self.service.name.clone(),
+            self.token()?.to_string(),
+        ])
+    }
+
+    /// The error of an exit code that means the same in every fenced script (a newer token,
+    /// a lock held too long, an incomplete upload), `None` for the others.
+    fn common_exit(&self, out: &Output) -> Option<HostError> {
+        match HostExit::of(out.code)? {
+            HostExit::Fenced => Some(self.fenced_error(out)),
+            HostExit::Locked => Some(self.err(format!(
+                "a lock on the host (beside {}, the nginx instance's or the port registry's)                  was held by another writer for 30 s; nothing was changed; try again",
+                self.paths.upstream_file
+            ))),
+            HostExit::Incomplete => Some(self.err(format!(
+                "the new {} arrived incomplete (the connection dropped?); nothing was changed;                  try again: {}",
+                self.paths.upstream_file,
+                out.tail(2)
+            ))),
+            _ => None,
+        }
     }
 
     fn fenced_error(&self, out: &Output) -> HostError {
@@ -205,34 +225,36 @@ impl<'a> ServiceOnHost<'a> {
     /// known once the host's registry has been read (every upstream read does).
     pub fn server_addr(&self, t: TrackName) -> Result<String, HostError> {
         match self.port_of(t) {
-            Some(p) => Ok(format!("{}:{p}", self.host.backend_address)),
+            Some(p) => Ok(nginx::server_address(&self.host.backend_address, p)),
             None => Err(self.err(format!(
                 "the {t} track's port is not known yet: the host's port registry has no record of it"
             ))),
         }
     }
 
-    async fn run(&self, what: &str, script: String) -> Result<Output, HostError> {
-        Ok(self
-            .remote
-            .run(&self.host.name, Script::new(what, script))
-            .await?)
+    async fn run(&self, script: Script<'_>) -> Result<Output, HostError> {
+        Ok(self.remote.run(&self.host.name, script).await?)
     }
 
     // ---- NGINX -------------------------------------------------------------------------
 
+    /// The upstream file as the editor sees it (see [`RawText`]).
     pub async fn read_upstream_text(&self) -> Result<String, HostError> {
-        let f = quote(&self.paths.upstream_file);
+        Ok(self.read_upstream().await?.text)
+    }
+
+    /// The upstream file's bytes (and, in the same round trip, the port registry that says
+    /// where auto tracks are).
+    pub async fn read_upstream(&self) -> Result<RawText, HostError> {
         let registry = self.registry_path();
-        let script = match registry {
-            // One round trip: the upstream, then the registry that says where auto tracks are.
-            Some(reg) => format!(
-                "cat -- {f} || exit 1; printf '\\036'; {}",
-                ports::read_script(reg)
-            ),
-            None => format!("cat -- {f}"),
-        };
-        let out = self.run("read upstream file", script).await?;
+        let script = scripts::READ_UPSTREAM.with(
+            "read upstream file",
+            [
+                self.paths.upstream_file.as_str(),
+                registry.unwrap_or_default(),
+            ],
+        );
+        let out = self.run(script).await?;
         if !out.ok() {
             return Err(self.err(format!(
                 "cannot read {}: {}",
@@ -240,15 +262,50 @@ impl<'a> ServiceOnHost<'a> {
                 out.tail(3)
             )));
         }
-        if registry.is_none() {
-            return Ok(out.stdout);
+        let (hex, registry_text) = out.stdout.split_once('\u{1e}').unwrap_or((&out.stdout, ""));
+        if registry.is_some() {
+            self.learn_ports(&self.parse_registry(registry_text)?);
         }
-        let (text, registry) = out
-            .stdout
-            .rsplit_once('\u{1e}')
-            .unwrap_or((&out.stdout, ""));
-        self.learn_ports(&self.parse_registry(registry)?);
-        Ok(text.to_string())
+        self.raw(hex)
+    }
+
+    /// Bytes a script printed as hex.
+    fn raw(&self, hex: &str) -> Result<RawText, HostError> {
+        unhex(hex).map(RawText::new).ok_or_else(|| {
+            self.err(format!(
+                "reading {} returned unexpected output (not hex); is `od` installed on the host?",
+                self.paths.upstream_file
+            ))
+        })
+    }
+
+    /// Run the apply script: swap in `new` (an edit of `read`), checked against `read`'s hash
+    /// and its own, with an optional health precheck and port-registry write.
+    async fn run_apply(
+        &self,
+        what: String,
+        read: &RawText,
+        new: &str,
+        precheck: Option<String>,
+        registry: Option<[String; 3]>,
+    ) -> Result<Output, HostError> {
+        let bytes = read.encode(new).ok_or_else(|| {
+            self.err(format!(
+                "the edit of {} holds characters its encoding cannot (the file is not UTF-8)",
+                self.paths.upstream_file
+            ))
+        })?;
+        let mut args = self.fence_args()?;
+        args.extend([
+            read.sha256(),
+            raw::sha256_hex(&bytes),
+            self.paths.test.clone(),
+            self.paths.reload.clone(),
+            precheck.unwrap_or_default(),
+            format!("{:.1}", self.service.health.timeout.as_secs_f64().max(0.1)),
+        ]);
+        args.extend(registry.into_iter().flatten());
+        self.run(scripts::APPLY.with(what, args).stdin(bytes)).await
     }
 
     /// The weights the host's file holds now for the stable and canary servers.
@@ -259,7 +316,7 @@ impl<'a> ServiceOnHost<'a> {
             let addr = self.server_addr(t)?;
             servers
                 .iter()
-                .find(|s| s.addr == addr)
+                .find(|s| nginx::same_server(&s.addr, &addr))
                 .map(|s| if s.down { 0 } else { s.weight })
                 .ok_or_else(|| {
                     self.err(format!(
@@ -283,7 +340,7 @@ impl<'a> ServiceOnHost<'a> {
     /// Run the configured `nginx -t`.
     pub async fn nginx_test(&self) -> Result<(), HostError> {
         let out = self
-            .run("nginx test", format!("{} 2>&1", self.paths.test))
+            .run(scripts::NGINX_TEST.with("nginx test", [self.paths.test.as_str()]))
             .await?;
         if out.ok() {
             Ok(())
@@ -314,12 +371,12 @@ impl<'a> ServiceOnHost<'a> {
         guard: Option<TrackName>,
     ) -> Result<TrackWeights, HostError> {
         let want = split.weights(self.service.trickle);
-        let text = self.read_upstream_text().await?;
-        if self.weights_in(&text)? == want {
+        let read = self.read_upstream().await?;
+        if self.weights_in(&read.text)? == want {
             return Ok(want);
         }
         let new_text = nginx::set_weights(
-            &text,
+            &read.text,
             &self.paths.upstream,
             &[
                 (self.server_addr(TrackName::Stable)?, want.stable),
@@ -328,73 +385,27 @@ impl<'a> ServiceOnHost<'a> {
         )
         .map_err(|e| self.err(format!("cannot edit {}: {e}", self.paths.upstream_file)))?;
         let precheck = match guard {
-            Some(t) => format!(
-                "curl -fsS -m {:.1} -o /dev/null {} >/dev/null 2>&1 || exit 15",
-                self.service.health.timeout.as_secs_f64().max(0.1),
-                quote(&format!(
-                    "http://{}{}",
-                    self.server_addr(t)?,
-                    self.service.health.path
-                ))
-            ),
-            None => ":".to_string(),
+            Some(t) => Some(format!(
+                "http://{}{}",
+                self.server_addr(t)?,
+                self.service.health.path
+            )),
+            None => None,
         };
-        let script = apply_script(
-            &self.fence_prelude()?,
-            &self.paths.upstream_file,
-            &hex(&Sha256::digest(text.as_bytes())),
-            &precheck,
-            &self.paths.test,
-            &self.paths.reload,
-        );
         let out = self
-            .remote
-            .run(
-                &self.host.name,
-                Script::new("apply upstream weights", script).stdin(new_text.into_bytes()),
+            .run_apply(
+                "apply upstream weights".into(),
+                &read,
+                &new_text,
+                precheck,
+                None,
             )
             .await?;
-        let f = &self.paths.upstream_file;
-        match out.code {
-            0 => {}
-            10 => {
-                return Err(HostError::Conflict {
-                    host: self.host.name.clone(),
-                    service: self.service.name.clone(),
-                    file: f.clone(),
-                })
-            }
-            11 => {
-                return Err(self.err(format!(
-                    "`{}` rejected the new {f}; the previous file was restored: {}",
-                    self.paths.test,
-                    out.tail(3)
-                )))
-            }
-            16 => return Err(self.fenced_error(&out)),
-            15 => {
-                return Err(HostError::Unhealthy {
-                    host: self.host.name.clone(),
-                    service: self.service.name.clone(),
-                    track: guard.unwrap_or(TrackName::Stable),
-                })
-            }
-            12 => {
-                return Err(self.err(format!(
-                    "`{}` failed; the previous {f} was restored and reloaded: {}",
-                    self.paths.reload,
-                    out.tail(3)
-                )))
-            }
-            _ => {
-                return Err(self.err(format!(
-                    "writing {f} failed (exit {}); the previous file was restored: {}",
-                    out.code,
-                    out.tail(3)
-                )))
-            }
+        if !out.ok() {
+            return Err(self.apply_error(&out, guard.unwrap_or(TrackName::Stable)));
         }
-        let got = self.weights_in(&out.stdout)?;
+        let got = self.weights_in(&self.raw(&out.stdout)?.text)?;
+        let f = &self.paths.upstream_file;
         if got != want {
             return Err(self.err(format!(
                 "read back weights stable={} canary={} from {f}, expected stable={} canary={}",
@@ -404,85 +415,114 @@ impl<'a> ServiceOnHost<'a> {
         Ok(got)
     }
 
-    // ---- compose -----------------------------------------------------------------------
-
-    fn compose_prefix(&self, t: TrackName) -> String {
-        let track = self.track(t);
-        let env = track.env_file.clone().unwrap_or_default();
-        format!(
-            "{} --env-file {} -p {} -f {}",
-            self.service.compose,
-            quote(&env),
-            quote(&track.project),
-            quote(&track.compose_file)
-        )
+    /// What a failed apply script means, `guard` naming the track its precheck probed.
+    fn apply_error(&self, out: &Output, guard: TrackName) -> HostError {
+        if let Some(e) = self.common_exit(out) {
+            return e;
+        }
+        let f = &self.paths.upstream_file;
+        match HostExit::of(out.code) {
+            Some(HostExit::Changed) => HostError::Conflict {
+                host: self.host.name.clone(),
+                service: self.service.name.clone(),
+                file: f.clone(),
+            },
+            Some(HostExit::TestRejected) => self.err(format!(
+                "`{}` rejected the new {f}; the previous file was restored: {}",
+                self.paths.test,
+                out.tail(3)
+            )),
+            Some(HostExit::ReloadFailed) => self.err(format!(
+                "`{}` failed; the previous {f} was restored and reloaded: {}",
+                self.paths.reload,
+                out.tail(3)
+            )),
+            Some(HostExit::Unhealthy) => HostError::Unhealthy {
+                host: self.host.name.clone(),
+                service: self.service.name.clone(),
+                track: guard,
+            },
+            _ => self.err(format!(
+                "writing {f} failed (exit {}); the previous file was restored: {}",
+                out.code,
+                out.tail(3)
+            )),
+        }
     }
+
+    // ---- compose -----------------------------------------------------------------------
 
     pub async fn image_present(&self, version: &Version) -> Result<bool, HostError> {
         let image = format!("{}:{}", self.service.image, version);
         let out = self
-            .run(
-                "check image",
-                format!(
-                    "docker image inspect --format '{{{{.Id}}}}' {} >/dev/null 2>&1",
-                    quote(&image)
-                ),
-            )
+            .run(scripts::IMAGE_PRESENT.with("check image", [image]))
             .await?;
         Ok(out.ok())
     }
 
-    /// Write the track's env file with the release version and `up -d` its stack.
+    /// Set the release in the track's env file (only its `SLUICE_VERSION` and, for an auto
+    /// port, `SLUICE_PORT` lines: the operator's other variables stay) and `up -d` its stack,
+    /// compose's output kept on the host (`.sluice/PROJECT.log` beside the compose file).
     pub async fn stack_up(&self, t: TrackName, version: &Version) -> Result<(), HostError> {
-        let env = self.track(t).env_file.clone().unwrap_or_default();
         // A `port: auto` track gets its port first (and its upstream line moved there).
-        let port_line = match self.track(t).port {
-            crate::config::Port::Auto => format!("SLUICE_PORT={}\\n", self.claim_port(t).await?),
+        let port = match self.track(t).port {
+            crate::config::Port::Auto => self.claim_port(t).await?.to_string(),
             crate::config::Port::Fixed(_) => String::new(),
         };
-        let script = format!(
-            "{fence}set -e; umask 022; printf 'SLUICE_VERSION=%s\\n{port_line}' {v} > {tmp}; mv -f {tmp} {env}; {c} up -d --remove-orphans 2>&1",
-            v = quote(version.as_str()),
-            tmp = quote(&format!("{env}.sluice-new")),
-            env = quote(&env),
-            c = self.compose_prefix(t),
-            fence = self.fence_prelude()?,
-        );
-        let out = self.run(&format!("start {t} stack"), script).await?;
-        if out.code == 16 {
-            return Err(self.fenced_error(&out));
+        let track = self.track(t);
+        let mut args = self.fence_args()?;
+        args.extend([
+            track.env_file.clone().unwrap_or_default(),
+            version.as_str().to_string(),
+            port,
+            self.service.compose.clone(),
+            track.project.clone(),
+            track.compose_file.clone(),
+        ]);
+        let out = self
+            .run(scripts::STACK_UP.with(format!("start {t} stack"), args))
+            .await?;
+        if let Some(e) = self.common_exit(&out) {
+            return Err(e);
         }
         if out.ok() {
             Ok(())
         } else {
             Err(self.err(format!(
                 "starting the {t} stack {} at {version} failed: {}",
-                self.track(t).project,
+                track.project,
                 out.tail(5)
             )))
         }
     }
 
     pub async fn stack_down(&self, t: TrackName) -> Result<(), HostError> {
-        let env = self.track(t).env_file.clone().unwrap_or_default();
-        // Without an env file compose cannot interpolate the image; give it a harmless one.
-        let script = format!(
-            "{fence}set -e; [ -f {env} ] || printf 'SLUICE_VERSION=none\\n' > {env}; {c} down --remove-orphans 2>&1{release}",
-            env = quote(&env),
-            c = self.compose_prefix(t),
-            fence = self.fence_prelude()?,
-            release = self.release_script(t),
-        );
-        let out = self.run(&format!("stop {t} stack"), script).await?;
-        if out.code == 16 {
-            return Err(self.fenced_error(&out));
+        let track = self.track(t);
+        let registry = match (&self.host.ports, track.port) {
+            (Some(hp), crate::config::Port::Auto) => hp.registry.clone(),
+            _ => String::new(),
+        };
+        let mut args = self.fence_args()?;
+        args.extend([
+            track.env_file.clone().unwrap_or_default(),
+            self.service.compose.clone(),
+            track.project.clone(),
+            track.compose_file.clone(),
+            registry,
+            t.to_string(),
+        ]);
+        let out = self
+            .run(scripts::STACK_DOWN.with(format!("stop {t} stack"), args))
+            .await?;
+        if let Some(e) = self.common_exit(&out) {
+            return Err(e);
         }
         if out.ok() {
             Ok(())
         } else {
             Err(self.err(format!(
                 "stopping the {t} stack {} failed: {}",
-                self.track(t).project,
+                track.project,
                 out.tail(5)
             )))
         }
@@ -491,11 +531,9 @@ impl<'a> ServiceOnHost<'a> {
     /// What runs for the track, read from docker (by the compose project label).
     pub async fn stack_state(&self, t: TrackName) -> Result<StackState, HostError> {
         let project = &self.track(t).project;
-        let script = format!(
-            "docker ps -a --filter label=com.docker.compose.project={} --format '{{{{.Image}}}}|{{{{.Status}}}}'",
-            quote(project)
-        );
-        let out = self.run("list containers", script).await?;
+        let out = self
+            .run(scripts::STACK_STATE.with("list containers", [project.as_str()]))
+            .await?;
         if !out.ok() {
             return Err(self.err(format!("`docker ps` failed: {}", out.tail(3))));
         }
@@ -505,11 +543,18 @@ impl<'a> ServiceOnHost<'a> {
     /// The stack's last container log lines, control characters removed (see
     /// [`crate::sanitize`]); never put them in an error message.
     pub async fn stack_logs(&self, t: TrackName, lines: u32) -> Vec<String> {
-        let script = format!(
-            "{} logs --no-color --tail {lines} 2>&1",
-            self.compose_prefix(t)
+        let track = self.track(t);
+        let script = scripts::STACK_LOGS.with(
+            format!("{t} logs"),
+            [
+                self.service.compose.clone(),
+                track.env_file.clone().unwrap_or_default(),
+                track.project.clone(),
+                track.compose_file.clone(),
+                lines.to_string(),
+            ],
         );
-        match self.run(&format!("{t} logs"), script).await {
+        match self.run(script).await {
             Ok(out) => out.stdout.lines().map(crate::sanitize::line).collect(),
             Err(e) => vec![format!("(logs unavailable: {e})")],
         }
@@ -522,9 +567,9 @@ impl<'a> ServiceOnHost<'a> {
         let h = &self.service.health;
         let url = format!("http://{}{}", self.addr_of(t).await?, h.path);
         let secs = h.timeout.as_secs_f64().max(0.1);
-        let script = format!(
-            "curl -sS -o /dev/null -m {secs:.1} -w '%{{http_code}}' {} 2>&1",
-            quote(&url)
+        let script = scripts::HEALTH.with(
+            format!("{t} health check"),
+            [url.clone(), format!("{secs:.1}")],
         );
         let mut delay = h.interval;
         let mut last = String::new();
@@ -536,9 +581,7 @@ impl<'a> ServiceOnHost<'a> {
                 }
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
-            let out = self
-                .run(&format!("{t} health check"), script.clone())
-                .await?;
+            let out = self.run(script.clone()).await?;
             let code = out.stdout.trim();
             if out.ok() && code.starts_with('2') {
                 return Ok(());
@@ -587,75 +630,6 @@ fn parse_stack_state(stdout: &str, image: &str) -> StackState {
     state
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Lock the file beside the upstream file (fd 9, held until the script ends) and check the
-/// fencing token against the highest this host has seen for the service, kept in
-/// `<upstream_file>.sluice-fence` as `SERVICE TOKEN` lines. A lower token exits 16 (naming
-/// the seen token on stderr); a higher one is recorded before anything else happens.
-pub fn fence_prelude(upstream_file: &str, service: &str, token: u64) -> String {
-    let f = quote(upstream_file);
-    let s = quote(service);
-    format!(
-        r#"exec 9>>{f}.sluice-lock && flock -w 30 9 || exit 14
-fence={f}.sluice-fence
-seen=$(awk -v s={s} '$1==s {{print $2}}' "$fence" 2>/dev/null | tail -n 1)
-case "$seen" in '') seen=0;; *[!0-9]*) echo "$fence is corrupt; fix or remove its {s} line" >&2; exit 13;; esac
-if [ "$seen" -gt {token} ]; then echo "sluice-fence-seen $seen" >&2; exit 16; fi
-if [ "$seen" -ne {token} ]; then {{ awk -v s={s} '$1!=s' "$fence" 2>/dev/null; echo {s} {token}; }} > "$fence.new" && mv -f "$fence.new" "$fence" || exit 13; fi
-"#
-    )
-}
-
-/// The host-side half of a weight change. Exit codes: 10 the file changed since it was read,
-/// 11 the test command rejected it, 12 reload failed, 14 another writer holds the lock, 15 the
-/// precheck (health of the track about to take traffic) failed, 16 the fencing token is older
-/// than one the host has seen; any
-/// failure restores the backup. The whole check-and-swap holds an flock on a lock file beside
-/// the upstream file, so two writers (a stuck step and an emergency rollback) serialize and the
-/// later one sees the earlier one's change through the hash check.
-fn apply_script(
-    fence: &str,
-    file: &str,
-    expected_sha: &str,
-    precheck: &str,
-    test: &str,
-    reload: &str,
-) -> String {
-    apply_script_then(fence, file, expected_sha, precheck, test, reload, ":")
-}
-
-/// [`apply_script`] with `commit` run once the new file is live; if `commit` fails, the
-/// previous file is restored and reloaded (exit 13), so both happen or neither does.
-fn apply_script_then(
-    fence: &str,
-    file: &str,
-    expected_sha: &str,
-    precheck: &str,
-    test: &str,
-    reload: &str,
-    commit: &str,
-) -> String {
-    let f = quote(file);
-    format!(
-        r#"set -u
-{fence}f={f}; new="$f.sluice-new"; bak="$f.sluice-bak"
-cat > "$new" || {{ rm -f "$new"; exit 13; }}
-if [ "$(sha256sum < "$f" | cut -d' ' -f1)" != {expected_sha} ]; then rm -f "$new"; exit 10; fi
-{precheck} || {{ rm -f "$new"; exit 15; }}
-cp -p "$f" "$bak" || {{ rm -f "$new"; exit 13; }}
-chmod --reference="$bak" "$new" 2>/dev/null || true
-mv -f "$new" "$f" || {{ rm -f "$new"; exit 13; }}
-if ! out=$( {{ {test} ; }} 2>&1 ); then mv -f "$bak" "$f"; printf '%s\n' "$out" >&2; exit 11; fi
-if ! out=$( {{ {reload} ; }} 2>&1 ); then mv -f "$bak" "$f"; {{ {reload} ; }} >/dev/null 2>&1; printf '%s\n' "$out" >&2; exit 12; fi
-if ! out=$( {{ {commit} ; }} 2>&1 ); then mv -f "$bak" "$f"; {{ {reload} ; }} >/dev/null 2>&1; printf '%s\n' "$out" >&2; exit 13; fi
-cat -- "$f"
-"#
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,11 +647,5 @@ mod tests {
             "sluice-demo",
         );
         assert!(!s.running);
-    }
-
-    #[test]
-    fn apply_script_quotes_the_path() {
-        let s = apply_script("", "/x/it's.conf", "ab", ":", "nginx -t", "nginx -s reload");
-        assert!(s.contains(r#"f='/x/it'\''s.conf'"#));
     }
 }

@@ -14,7 +14,7 @@ use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::transport::{quote, Output, RawOutput, Remote, RemoteError, Script};
+use super::transport::{Output, RawOutput, Remote, RemoteError, Script};
 use crate::config::{Config, Host};
 
 struct Slot {
@@ -166,10 +166,7 @@ impl SshPool {
             detail,
         };
         let fut = async {
-            let mut cmd = Session::to_raw_command(
-                session.clone(),
-                format!("sh -c {}", quote(&script.script)),
-            );
+            let mut cmd = Session::to_raw_command(session.clone(), script.command_line());
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             cmd.stdin(if script.stdin.is_some() {
                 Stdio::piped()

@@ -1,8 +1,9 @@
 //! The seam between the engine and hosts: run a shell script on a named host.
 //!
-//! The SSH pool implements it for real hosts; tests of pure engine logic may implement it
-//! with a recording double. Scripts are built only from validated values quoted with
-//! [`quote`].
+//! The SSH pool implements it for real hosts, [`super::local::LocalShell`] runs the same
+//! scripts with the local `sh` for tests, and tests of pure engine logic may implement it with
+//! a recording double. Scripts are the files of [`super::scripts`]; their inputs travel as
+//! arguments, each quoted with [`quote`] on the command line.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -101,11 +102,14 @@ impl RemoteError {
     }
 }
 
-/// A script to run: `what` names it in messages, `script` is POSIX sh.
+/// A script to run: `what` names it in messages, `script` is POSIX sh, run as
+/// `sh -c SCRIPT sluice ARGS…` so that its inputs arrive as positional parameters (`$1`…),
+/// never inside its text.
 #[derive(Debug, Clone)]
 pub struct Script<'a> {
     pub what: Cow<'a, str>,
     pub script: String,
+    pub args: Vec<String>,
     pub stdin: Option<Vec<u8>>,
     /// Overrides the configured command timeout.
     pub timeout: Option<Duration>,
@@ -116,9 +120,30 @@ impl<'a> Script<'a> {
         Script {
             what: what.into(),
             script: script.into(),
+            args: Vec::new(),
             stdin: None,
             timeout: None,
         }
+    }
+
+    /// Append positional arguments (`$1`, `$2`, … in order).
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The command line that runs the script with its arguments, every word quoted.
+    pub fn command_line(&self) -> String {
+        let mut line = format!("sh -c {} sluice", quote(&self.script));
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        line
     }
 
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
@@ -177,6 +202,15 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("x'; rm -rf /"), "'x'\\''; rm -rf /'");
         assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn arguments_are_quoted_words_after_the_script() {
+        let s = Script::new("t", "echo \"$1\"").args(["it's", "a b"]);
+        assert_eq!(
+            s.command_line(),
+            r#"sh -c 'echo "$1"' sluice 'it'\''s' 'a b'"#
+        );
     }
 
     #[test]

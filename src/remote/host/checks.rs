@@ -1,7 +1,7 @@
 //! Pre-deploy checks that read a host: is the canary's port free, is there disk space. The
 //! parsers are pure; bad output is an error that names the host.
 
-use super::{quote, HostError, ServiceOnHost, TrackName};
+use super::{scripts, HostError, ServiceOnHost, TrackName};
 
 /// Free space under one path, from `df -Pk`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl ServiceOnHost<'_> {
             crate::config::Port::Auto => return self.port_plan(t).await.map(|_| ()),
         };
         let out = self
-            .run("list listening ports", "ss -Hltn 2>&1".to_string())
+            .run(scripts::LISTENERS.with("list listening ports", Vec::<String>::new()))
             .await?;
         if !out.ok() {
             return Err(self.err(format!(
@@ -113,15 +113,9 @@ impl ServiceOnHost<'_> {
             dir_of(&self.paths.canary.compose_file),
         ];
         dirs.dedup();
-        let script = format!(
-            "d=$(docker info --format '{{{{.DockerRootDir}}}}' 2>/dev/null); printf '%s\\n' \"$d\"; \
-             df -Pk ${{d:+\"$d\"}} {} 2>&1",
-            dirs.iter()
-                .map(|d| quote(d).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        let out = self.run("check disk space", script).await?;
+        let out = self
+            .run(scripts::DISK_FREE.with("check disk space", dirs.clone()))
+            .await?;
         let (root, df) = out.stdout.split_once('\n').unwrap_or(("", ""));
         let mut paths: Vec<String> = Vec::new();
         if !root.trim().is_empty() {

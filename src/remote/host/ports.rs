@@ -5,32 +5,26 @@
 
 use std::collections::BTreeSet;
 
-use sha2::{Digest, Sha256};
-
-use super::{apply_script_then, hex, HostError, ServiceOnHost, TrackName};
+use super::raw::{sha256_hex, RawText};
+use super::{HostError, ServiceOnHost, TrackName};
 use crate::config::{HostPorts, Port};
 use crate::remote::nginx;
 use crate::remote::ports::{allocate, listening_ports, Registry};
-use crate::remote::{quote, Script};
+use crate::remote::scripts::{self, HostExit};
+use crate::remote::Script;
 
 /// What one read of the host gives a claim: the registry (text and parsed), the ports that
-/// something listens on, and the upstream file's text.
+/// something listens on, and the upstream file.
 struct ClaimRead {
     registry_text: String,
     registry: Registry,
     listening: BTreeSet<u16>,
-    upstream_text: String,
+    upstream: RawText,
 }
 
-/// Shell that prints the registry (nothing when it does not exist yet).
-pub fn read_script(registry: &str) -> String {
-    format!("cat -- {} 2>/dev/null; true", quote(registry))
-}
-
-/// Shell that takes the registry's lock (fd 8, held until the script ends) for every writer;
-/// `reg` is the quoted path.
-fn lock_script(reg: &str) -> String {
-    format!("exec 8>>{reg}.sluice-lock && flock -w 30 8")
+/// The script that prints the registry (nothing when it does not exist yet).
+pub fn registry_read_script(registry: &str) -> Script<'static> {
+    scripts::READ_REGISTRY.with("read port registry", [registry])
 }
 
 fn slot(t: TrackName) -> usize {
@@ -89,7 +83,7 @@ impl ServiceOnHost<'_> {
         let Some(reg) = self.registry_path() else {
             return Ok(());
         };
-        let out = self.run("read port registry", read_script(reg)).await?;
+        let out = self.run(registry_read_script(reg)).await?;
         self.learn_ports(&self.parse_registry(&out.stdout)?);
         Ok(())
     }
@@ -104,12 +98,11 @@ impl ServiceOnHost<'_> {
 
     async fn read_for_claim(&self) -> Result<ClaimRead, HostError> {
         let reg = self.registry_path().unwrap_or_default();
-        let script = format!(
-            "cat -- {reg} 2>/dev/null; printf '\\036'; ss -Hltn || exit 3; printf '\\036'; cat -- {up}",
-            reg = quote(reg),
-            up = quote(&self.paths.upstream_file),
+        let script = scripts::READ_FOR_CLAIM.with(
+            "read port registry",
+            [reg, self.paths.upstream_file.as_str()],
         );
-        let out = self.run("read port registry", script).await?;
+        let out = self.run(script).await?;
         if !out.ok() {
             return Err(self.err(format!(
                 "cannot read the port registry, listening ports (`ss` from iproute2) and {}: {}",
@@ -118,7 +111,7 @@ impl ServiceOnHost<'_> {
             )));
         }
         let mut parts = out.stdout.splitn(3, '\u{1e}');
-        let (Some(registry_text), Some(ss), Some(upstream_text)) =
+        let (Some(registry_text), Some(ss), Some(upstream_hex)) =
             (parts.next(), parts.next(), parts.next())
         else {
             return Err(self.err("the port registry read returned unexpected output"));
@@ -129,7 +122,7 @@ impl ServiceOnHost<'_> {
             registry_text: registry_text.to_string(),
             registry,
             listening,
-            upstream_text: upstream_text.to_string(),
+            upstream: self.raw(upstream_hex)?,
         })
     }
 
@@ -161,7 +154,6 @@ impl ServiceOnHost<'_> {
     /// passed `nginx -t` and the reload, and a failure restores the file.
     pub(super) async fn claim_port(&self, t: TrackName) -> Result<u16, HostError> {
         let hp = self.host_ports(t)?;
-        let reg = quote(&hp.registry);
         for _ in 0..4 {
             let read = self.read_for_claim().await?;
             let a = self.allocate_for(&read, t)?;
@@ -169,31 +161,19 @@ impl ServiceOnHost<'_> {
                 self.learn_ports(&a.registry);
                 return Ok(a.port);
             }
-            let dir = match hp.registry.rfind('/') {
-                Some(0) | None => "/".to_string(),
-                Some(i) => hp.registry[..i].to_string(),
-            };
-            let lock = format!(
-                "mkdir -p -- {dir} || exit 13\n{lock} || exit 14\n\
-                 if [ \"$(cat -- {reg} 2>/dev/null | sha256sum | cut -d' ' -f1)\" != {sha} ]; then exit 10; fi\n",
-                dir = quote(&dir),
-                lock = lock_script(&reg),
-                sha = hex(&Sha256::digest(read.registry_text.as_bytes())),
-            );
-            let write = format!(
-                "printf '%s' {content} > {tmp} && mv -f {tmp} {reg}",
-                content = quote(&a.registry.render()),
-                tmp = quote(&format!("{}.sluice-new", hp.registry)),
-            );
-            let fence = self.fence_prelude()?;
-            let script = match a.moved_from {
+            let registry_args = [
+                hp.registry.clone(),
+                sha256_hex(read.registry_text.as_bytes()),
+                a.registry.render(),
+            ];
+            let out = match a.moved_from {
                 Some(old) => {
                     let b = &self.host.backend_address;
                     let moved = nginx::set_address(
-                        &read.upstream_text,
+                        &read.upstream.text,
                         &self.paths.upstream,
-                        &format!("{b}:{old}"),
-                        &format!("{b}:{}", a.port),
+                        &nginx::server_address(b, old),
+                        &nginx::server_address(b, a.port),
                     )
                     .map_err(|e| {
                         self.err(format!(
@@ -201,40 +181,33 @@ impl ServiceOnHost<'_> {
                             self.paths.upstream_file, a.port
                         ))
                     })?;
-                    Script::new(
+                    self.run_apply(
                         format!("move the {t} track to port {}", a.port),
-                        apply_script_then(
-                            &format!("{fence}{lock}"),
-                            &self.paths.upstream_file,
-                            &hex(&Sha256::digest(read.upstream_text.as_bytes())),
-                            ":",
-                            &self.paths.test,
-                            &self.paths.reload,
-                            &write,
-                        ),
+                        &read.upstream,
+                        &moved,
+                        None,
+                        Some(registry_args),
                     )
-                    .stdin(moved.into_bytes())
+                    .await?
                 }
-                None => Script::new(
-                    format!("claim port {} for the {t} track", a.port),
-                    format!("set -u\n{fence}{lock}{write} || exit 13\n"),
-                ),
+                None => {
+                    let mut args = self.fence_args()?;
+                    args.extend(registry_args);
+                    let what = format!("claim port {} for the {t} track", a.port);
+                    self.run(scripts::CLAIM_PORT.with(what, args)).await?
+                }
             };
-            let out = self.remote.run(&self.host.name, script).await?;
-            match out.code {
-                0 => {
-                    self.learn_ports(&a.registry);
-                    return Ok(a.port);
-                }
-                10 => continue, // the registry or the upstream changed meanwhile: read again
-                16 => return Err(self.fenced_error(&out)),
-                14 => {
-                    return Err(self.err(format!(
-                        "the port registry {} or the upstream file is locked by another writer for 30 s; try again",
-                        hp.registry
-                    )))
-                }
-                11 | 12 => {
+            if out.ok() {
+                self.learn_ports(&a.registry);
+                return Ok(a.port);
+            }
+            if let Some(e) = self.common_exit(&out) {
+                return Err(e);
+            }
+            match HostExit::of(out.code) {
+                // The registry or the upstream changed meanwhile: read again.
+                Some(HostExit::Changed) => continue,
+                Some(HostExit::TestRejected | HostExit::ReloadFailed) => {
                     return Err(self.err(format!(
                         "moving the {t} track to port {} was refused by `{}` or its reload; the previous {} was restored: {}",
                         a.port,
@@ -243,11 +216,12 @@ impl ServiceOnHost<'_> {
                         out.tail(3)
                     )))
                 }
-                code => {
+                _ => {
                     return Err(self.err(format!(
-                        "recording port {} in {} failed (exit {code}); nothing changed: {}",
+                        "recording port {} in {} failed (exit {}); nothing changed: {}",
                         a.port,
                         hp.registry,
+                        out.code,
                         out.tail(3)
                     )))
                 }
@@ -257,21 +231,5 @@ impl ServiceOnHost<'_> {
             "the port registry {} kept changing while sluice claimed a port; try again",
             hp.registry
         )))
-    }
-
-    /// Shell that, after the track's stack was removed, marks its port free in the registry
-    /// (appended to the stop script, so it runs only when the removal succeeded).
-    pub(super) fn release_script(&self, t: TrackName) -> String {
-        let (Some(hp), Port::Auto) = (&self.host.ports, self.track(t).port) else {
-            return String::new();
-        };
-        let reg = quote(&hp.registry);
-        format!(
-            "\n{lock}\n\
-             if [ -f {reg} ]; then awk -v s={s} -v t={t} '$2==s && $3==t && $4==\"held\" {{$4=\"free\"}} {{print}}' {reg} > {reg}.sluice-new && mv -f {reg}.sluice-new {reg}; fi",
-            lock = lock_script(&reg),
-            s = quote(&self.service.name),
-            t = t,
-        )
     }
 }

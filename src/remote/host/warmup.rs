@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{quote, HostError, Script, ServiceOnHost, TrackName};
+use super::{scripts, HostError, ServiceOnHost, TrackName};
 use crate::config::Warmup;
 
 /// What one host's warm-up measured.
@@ -77,22 +77,20 @@ impl ServiceOnHost<'_> {
         let url = format!("http://{}{}", self.addr_of(t).await?, w.path);
         let secs = w.timeout.as_secs_f64().max(0.1);
         // curl's own failures are lines too (`000 …`); only missing tools fail the script.
-        let script = format!(
-            "for t in seq xargs curl; do command -v $t >/dev/null || {{ echo \"$t is not installed\" >&2; exit 127; }}; done; \
-             seq 1 {n} | xargs -P {c} -I@ curl -s -o /dev/null -m {secs:.1} \
-             -w '%{{http_code}} %{{time_total}}\\n' {url} 2>/dev/null; true",
-            n = w.requests,
-            c = w.concurrency,
-            url = quote(&url),
+        let script = scripts::WARMUP.with(
+            format!("{t} warm-up"),
+            [
+                url,
+                w.requests.to_string(),
+                w.concurrency.max(1).to_string(),
+                format!("{secs:.1}"),
+            ],
         );
         let rounds = w.requests.div_ceil(w.concurrency.max(1));
         let bound = w.timeout * rounds + Duration::from_secs(10);
         let out = self
             .remote
-            .run(
-                &self.host.name,
-                Script::new(format!("{t} warm-up"), script).timeout(bound),
-            )
+            .run(&self.host.name, script.timeout(bound))
             .await?;
         if !out.ok() {
             return Err(self.err(format!(

@@ -297,7 +297,7 @@ pub fn set_weights(
         .collect::<Result<_, _>>()?;
     let mut edits: Vec<Edit> = Vec::new();
     for (n, (addr, weight)) in weights.iter().enumerate() {
-        if weights[..n].iter().any(|(a, _)| a == addr) {
+        if weights[..n].iter().any(|(a, _)| same_server(a, addr)) {
             return Err(EditError::WeightGivenTwice(addr.clone()));
         }
         if *weight > MAX_WEIGHT {
@@ -381,7 +381,7 @@ pub fn set_address(text: &str, upstream: &str, from: &str, to: &str) -> Result<S
         .iter()
         .map(|s| s.entry(upstream))
         .collect::<Result<_, _>>()?;
-    if servers.iter().any(|s| s.addr == to) {
+    if servers.iter().any(|s| same_server(&s.addr, to)) {
         return Err(EditError::ServerTwice {
             upstream: upstream.to_string(),
             addr: to.to_string(),
@@ -421,18 +421,73 @@ fn find_server(servers: &[Server], upstream: &str, addr: &str) -> Result<usize, 
     let mut matching = servers
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.addr == addr)
+        .filter(|(_, s)| same_server(&s.addr, addr))
         .map(|(i, _)| i);
     match (matching.next(), matching.next()) {
         (Some(i), None) => Ok(i),
         (None, _) => Err(EditError::ServerNotFound {
             upstream: upstream.to_string(),
-            addr: addr.to_string(),
+            addr: nginx_form(addr),
         }),
         (Some(_), Some(_)) => Err(EditError::ServerTwice {
             upstream: upstream.to_string(),
-            addr: addr.to_string(),
+            addr: nginx_form(addr),
         }),
+    }
+}
+
+/// Host and port of a `server` address as nginx reads it: the port defaults to 80, an IPv6
+/// host is written in brackets, host names are case-insensitive; `unix:` paths are compared
+/// whole.
+fn server_key(addr: &str) -> (String, Option<u16>, String) {
+    if addr.starts_with("unix:") {
+        return (addr.to_string(), None, String::new());
+    }
+    let port = |p: &str| match p.parse::<u16>() {
+        Ok(n) => (Some(n), String::new()),
+        Err(_) => (None, p.to_string()),
+    };
+    let (host, (num, raw)) =
+        if let Some((host, after)) = addr.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+            match after.strip_prefix(':') {
+                Some(p) => (host, port(p)),
+                None => (host, (Some(80), after.to_string())),
+            }
+        } else {
+            match addr.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, port(p)),
+                _ => (addr, (Some(80), String::new())),
+            }
+        };
+    (host.to_ascii_lowercase(), num, raw)
+}
+
+/// Do two `server` addresses name the same server, as nginx reads them (`10.0.0.2` and
+/// `10.0.0.2:80` do)?
+pub fn same_server(a: &str, b: &str) -> bool {
+    a == b || server_key(a) == server_key(b)
+}
+
+/// `HOST:PORT` as an nginx `server` line writes it: an IPv6 host in brackets.
+pub fn server_address(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// An address as nginx accepts it in a `server` line, for messages and hints: a bare IPv6
+/// address followed by a port (`::1:8081`) gets its brackets (`[::1]:8081`).
+pub fn nginx_form(addr: &str) -> String {
+    if addr.starts_with('[') || addr.starts_with("unix:") || addr.matches(':').count() < 2 {
+        return addr.to_string();
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            format!("[{host}]:{port}")
+        }
+        _ => format!("[{addr}]"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `sluice nginx plan` command and the tests all use this same code path.
 
 pub mod edit;
+pub mod layout;
 mod tokenize;
 
 pub use edit::*;
