@@ -2,7 +2,7 @@
 # Functions shared by the host scripts. A host keeps no copy: sluice sends this file in front
 # of each script that uses it. Every input arrives as an argument, never inside the text.
 #
-# Exit codes (decoded in one place, src/remote/host_exit.rs):
+# Exit codes (decoded in one place: HostExit in src/remote/scripts.rs):
 #   10 a file changed since sluice read it     14 another writer holds a lock for 30 s
 #   11 the nginx test rejected the new file    15 the precheck (health) failed
 #   12 the nginx reload failed                 16 a newer fencing token was seen
