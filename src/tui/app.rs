@@ -207,7 +207,6 @@ impl App {
         }
     }
 
-    /// Every known host of every service reads back at 0 % canary.
     /// `service`'s canary carries traffic on some host (as last read back) while no live sluice
     /// holds its lease: nobody judges it, nobody rolls it back on a breach.
     pub fn unwatched(&self, service: &str) -> bool {
@@ -226,6 +225,7 @@ impl App {
             })
     }
 
+    /// Every known host of every service reads back at 0 % canary.
     pub fn all_on_stable(&self) -> bool {
         self.snapshot.services.values().all(|s| {
             s.hosts
