@@ -7,65 +7,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use sluice::analysis::nginx_follower::NginxLogProvider;
 use sluice::analysis::MetricProvider;
 use sluice::remote::host::TrackName;
-use sluice::remote::{Output, RawOutput, Remote, RemoteError, Script};
+use sluice::remote::local::LocalShell;
+use sluice::remote::Remote;
 
 const LAB: &str = include_str!("../config/lab.yaml");
 const LAB_LOG: &str = "/var/lib/sluice-lab/hosts/{host}/nginx/logs/access.log";
-
-/// Runs each script as `sh -c SCRIPT sluice ARGS…` here, as over SSH; a host's `bin/` (if any) comes first on PATH.
-struct LocalSh {
-    root: PathBuf,
-}
-
-impl Remote for LocalSh {
-    fn run<'a>(
-        &'a self,
-        host: &'a str,
-        script: Script<'a>,
-    ) -> BoxFuture<'a, Result<Output, RemoteError>> {
-        Box::pin(async move { self.run_raw(host, script).await.map(RawOutput::lossy) })
-    }
-
-    fn run_raw<'a>(
-        &'a self,
-        host: &'a str,
-        script: Script<'a>,
-    ) -> BoxFuture<'a, Result<RawOutput, RemoteError>> {
-        Box::pin(async move {
-            let path = format!(
-                "{}:{}",
-                self.root.join(host).join("bin").display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
-            let out = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(&script.script)
-                .arg("sluice")
-                .args(&script.args)
-                .env("PATH", path)
-                .output()
-                .await
-                .map_err(|e| RemoteError::Session {
-                    host: host.to_string(),
-                    what: script.what.to_string(),
-                    detail: e.to_string(),
-                })?;
-            Ok(RawOutput {
-                code: out.status.code().unwrap_or(-1),
-                stdout: out.stdout,
-                stderr: out.stderr,
-            })
-        })
-    }
-
-    fn connect<'a>(&'a self, _host: &'a str) -> BoxFuture<'a, Result<(), RemoteError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 fn log_of(root: &Path, host: &str) -> PathBuf {
     root.join(host).join("access.log")
@@ -124,9 +73,13 @@ fn setup() -> (tempfile::TempDir, NginxLogProvider) {
     let config =
         sluice::config::parse(Path::new("lab.yaml"), &text).unwrap_or_else(|d| panic!("{d:#?}"));
     let svc = config.services["demo"].clone();
-    let remote: Arc<dyn Remote> = Arc::new(LocalSh {
-        root: root.path().to_path_buf(),
-    });
+    // The same scripts as over SSH, run here; a host's `bin/` (if any) comes first on PATH.
+    let local = ["web-1", "web-2", "web-3"]
+        .iter()
+        .fold(LocalShell::new(), |l, h| {
+            l.with_host_path(*h, root.path().join(h).join("bin"))
+        });
+    let remote: Arc<dyn Remote> = Arc::new(local);
     let p = NginxLogProvider::new(Arc::new(config), remote, svc);
     (root, p)
 }

@@ -10,13 +10,15 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::io::AsyncWriteExt;
 
-use super::transport::{Output, Remote, RemoteError, Script};
+use super::transport::{Output, RawOutput, Remote, RemoteError, Script};
 
 /// Runs every script locally, whatever the host's name.
 #[derive(Debug, Clone, Default)]
 pub struct LocalShell {
     /// Directories put in front of `PATH` (e.g. stand-ins for `docker` or `curl`).
     path: Vec<PathBuf>,
+    /// Directories put in front of `PATH` for one host only (e.g. a `date` that runs ahead).
+    host_path: Vec<(String, PathBuf)>,
     /// Environment variables set for every script.
     env: Vec<(String, String)>,
     /// Send only this many bytes of each script's input, as a dropped channel would.
@@ -34,6 +36,12 @@ impl LocalShell {
         self
     }
 
+    /// Look up commands in `dir` first when running for `host`.
+    pub fn with_host_path(mut self, host: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        self.host_path.push((host.into(), dir.into()));
+        self
+    }
+
     /// Set `key=value` in every script's environment (e.g. `SLUICE_LOCK_DIR`, where the
     /// scripts put the nginx instance lock instead of `/tmp`).
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -47,7 +55,7 @@ impl LocalShell {
         self
     }
 
-    async fn run_local(&self, host: &str, script: Script<'_>) -> Result<Output, RemoteError> {
+    async fn run_local(&self, host: &str, script: Script<'_>) -> Result<RawOutput, RemoteError> {
         let what = script.what.to_string();
         let fail = |detail: String| RemoteError::Session {
             host: host.to_string(),
@@ -68,8 +76,14 @@ impl LocalShell {
             })
             .kill_on_drop(true);
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        if !self.path.is_empty() {
-            let mut dirs = self.path.clone();
+        let mut dirs: Vec<PathBuf> = self
+            .host_path
+            .iter()
+            .filter(|(h, _)| h == host)
+            .map(|(_, d)| d.clone())
+            .collect();
+        dirs.extend(self.path.iter().cloned());
+        if !dirs.is_empty() {
             dirs.extend(std::env::split_paths(
                 &std::env::var_os("PATH").unwrap_or_default(),
             ));
@@ -92,10 +106,10 @@ impl LocalShell {
         }
         let limit = script.timeout.unwrap_or(Duration::from_secs(60));
         match tokio::time::timeout(limit, child.wait_with_output()).await {
-            Ok(Ok(out)) => Ok(Output {
+            Ok(Ok(out)) => Ok(RawOutput {
                 code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: out.stdout,
+                stderr: out.stderr,
             }),
             Ok(Err(e)) => Err(fail(e.to_string())),
             Err(_) => Err(RemoteError::Timeout {
@@ -113,6 +127,14 @@ impl Remote for LocalShell {
         host: &'a str,
         script: Script<'a>,
     ) -> BoxFuture<'a, Result<Output, RemoteError>> {
+        async move { self.run_local(host, script).await.map(RawOutput::lossy) }.boxed()
+    }
+
+    fn run_raw<'a>(
+        &'a self,
+        host: &'a str,
+        script: Script<'a>,
+    ) -> BoxFuture<'a, Result<RawOutput, RemoteError>> {
         self.run_local(host, script).boxed()
     }
 

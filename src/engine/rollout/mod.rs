@@ -301,14 +301,7 @@ impl Rollout {
     /// judged: a breach rolls back as during a bake.
     async fn paused(&mut self) -> Result<bool, Stop> {
         loop {
-            let msg = tokio::select! {
-                m = self.control.recv() => m,
-                j = next_judgement(&mut self.judgements) => {
-                    self.judge_waiting(j)?;
-                    continue;
-                }
-            };
-            match msg {
+            match self.next_control().await? {
                 Some(Control::Resume) => {
                     self.go(Transition::Resume);
                     return Ok(false);
@@ -319,6 +312,17 @@ impl Rollout {
                     }
                 }
                 None => return Err(Stop::End),
+            }
+        }
+    }
+
+    /// The operator's next control (`None`: the channel closed). Waiting on an operator never
+    /// means unwatched: judgements that come meanwhile count (a breach rolls back).
+    async fn next_control(&mut self) -> Result<Option<Control>, Stop> {
+        loop {
+            tokio::select! {
+                m = self.control.recv() => return Ok(m),
+                j = next_judgement(&mut self.judgements) => self.judge_waiting(j)?,
             }
         }
     }
@@ -385,17 +389,9 @@ impl Rollout {
         self.em.emit(EventKind::AwaitingDecision {
             canary_percent: self.split.canary_percent(),
         });
-        // Waiting on an operator never means unwatched: judgements keep counting (a breach
-        // rolls back); a closed control channel (the engine stopped) ends the wait.
+        // A closed control channel (the engine stopped) ends the wait.
         loop {
-            let msg = tokio::select! {
-                m = self.control.recv() => m,
-                j = next_judgement(&mut self.judgements) => {
-                    self.judge_waiting(j)?;
-                    continue;
-                }
-            };
-            match msg {
+            match self.next_control().await? {
                 Some(Control::Resume) | Some(Control::Pause) => {}
                 Some(c) => {
                     if self.handle(c).await? {
