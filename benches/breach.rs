@@ -109,7 +109,7 @@ fn main() {
             while passes < 2 {
                 let e = events.recv().await.expect("event");
                 if let EventKind::Analysis {
-                    track: sluice::remote::host::TrackName::Canary,
+                    track: sluice::domain::TrackName::Canary,
                     verdict: sluice::analysis::Verdict::Pass,
                     ..
                 } = e.kind

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sluice::analysis::Verdict;
+use sluice::domain::TrackName;
 use sluice::engine::{Event, EventKind, Snapshot};
-use sluice::remote::host::TrackName;
 use sluice::tui::app::App;
 
 const SERVICES: usize = 50;

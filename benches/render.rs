@@ -12,9 +12,9 @@ use chrono::Utc;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use sluice::analysis::Verdict;
+use sluice::domain::StackState;
+use sluice::domain::TrackName;
 use sluice::engine::{Event, EventKind};
-use sluice::remote::host::StackState;
-use sluice::remote::host::TrackName;
 use sluice::tui::app::{App, ChartWindow};
 use sluice::tui::ui;
 

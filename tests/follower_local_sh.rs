@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sluice::analysis::nginx_follower::NginxLogProvider;
 use sluice::analysis::MetricProvider;
-use sluice::remote::host::TrackName;
+use sluice::domain::TrackName;
 use sluice::remote::local::LocalShell;
 use sluice::remote::Remote;
 

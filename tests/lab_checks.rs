@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
+use sluice::domain::TrackName;
 use sluice::engine::{checks, ops, Ctx, Emitter, EventKind};
-use sluice::remote::host::TrackName;
 use sluice::remote::ssh::SshPool;
 
 /// The mechanics config (no metric source) with `edit` applied to its text.

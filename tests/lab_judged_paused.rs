@@ -15,9 +15,9 @@ use common::engine::{engine, until, until_the_end};
 use common::load::{knob, Load};
 use common::*;
 use sluice::analysis::Verdict;
+use sluice::domain::TrackName;
 use sluice::domain::{DeploymentState, Version};
 use sluice::engine::{Command, EngineHandle, EventKind};
-use sluice::remote::host::TrackName;
 
 const FAILURE_LIMIT: usize = 2;
 

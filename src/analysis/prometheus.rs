@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::provider::{MetricProvider, Reading};
 use super::window::Stats;
 use crate::config::{Prometheus, Queries};
-use crate::remote::host::TrackName;
+use crate::domain::TrackName;
 
 /// The most of an answer read: one instant query for one number is a few hundred bytes; a
 /// server that sends megabytes is not answering that (and is not buffered).

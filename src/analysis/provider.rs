@@ -11,7 +11,7 @@ use super::nginx_follower::NginxLogProvider;
 use super::prometheus::PrometheusProvider;
 use super::window::Stats;
 use crate::config::{Config, Provider, Service};
-use crate::remote::host::TrackName;
+use crate::domain::TrackName;
 use crate::remote::Remote;
 
 /// The figures of one track over one window, or why there are none. An `Err` is a reason for

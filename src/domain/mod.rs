@@ -7,6 +7,7 @@ pub mod ports;
 pub mod release;
 pub mod split;
 pub mod state;
+pub mod tracks;
 pub mod window_parse;
 pub mod windows;
 
@@ -14,3 +15,4 @@ pub use batches::BatchSize;
 pub use release::Version;
 pub use split::{weight_label, Split, TrackWeights};
 pub use state::{DeploymentState, InvalidTransition, Transition};
+pub use tracks::{StackState, TrackName};

@@ -14,7 +14,7 @@ use super::ops::Ctx;
 use crate::analysis::provider::{self, MetricProvider, Reading};
 use crate::analysis::{judge, judge_against, unavailable, Judgement, Margins, Thresholds};
 use crate::config::{Analysis, Service};
-use crate::remote::host::TrackName;
+use crate::domain::TrackName;
 
 /// How often the provider is refreshed; judgements come every `analysis.interval`.
 pub(super) const POLL: Duration = Duration::from_secs(1);

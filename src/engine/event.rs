@@ -5,7 +5,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::domain::DeploymentState;
-use crate::remote::host::{StackState, TrackName};
+use crate::domain::{StackState, TrackName};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {

@@ -12,8 +12,8 @@ use super::ops::{self, Ctx, OpError};
 use crate::analysis::provider;
 use crate::analysis::Verdict;
 use crate::config::Service;
+use crate::domain::TrackName;
 use crate::domain::{Split, Version};
-use crate::remote::host::TrackName;
 
 /// How a watch ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -178,7 +178,7 @@ pub fn plan(d: &DeploymentRecord, steps: &[u8], hosts: &[(String, HostRead)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::host::StackState;
+    use crate::domain::StackState;
     use chrono::Utc;
 
     fn rec(state: DeploymentState, step: Option<u32>, pct: Option<u8>) -> DeploymentRecord {

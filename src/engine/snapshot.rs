@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::event::{Event, EventKind};
 use super::phase::Phase;
 use crate::domain::DeploymentState;
-use crate::remote::host::StackState;
+use crate::domain::StackState;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Snapshot {
@@ -237,8 +237,8 @@ impl Snapshot {
                 ..
             } => {
                 let t = match track {
-                    crate::remote::host::TrackName::Stable => &mut svc.stable,
-                    crate::remote::host::TrackName::Canary => &mut svc.canary,
+                    crate::domain::TrackName::Stable => &mut svc.stable,
+                    crate::domain::TrackName::Canary => &mut svc.canary,
                 };
                 let point = AnalysisPoint {
                     at: e.at,

@@ -223,7 +223,7 @@ pub fn human(e: &Event) -> String {
     crate::sanitize::text(&format!("{t} {s}: {body}"))
 }
 
-fn stack(s: &crate::remote::host::StackState) -> String {
+fn stack(s: &crate::domain::StackState) -> String {
     match &s.version {
         Some(v) => format!("{v} ({})", s.status),
         None => "absent".to_string(),

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::analysis::Verdict;
 use crate::config::NotifyEvent;
+use crate::domain::TrackName;
 use crate::engine::{Event, EventKind};
-use crate::remote::host::TrackName;
 
 /// One notification, as sent (the generic webhook posts exactly these fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]

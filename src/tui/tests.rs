@@ -14,9 +14,9 @@ use super::app::{App, Mode};
 use super::keymap::{Act, Keymap};
 use super::ui;
 use crate::config::*;
+use crate::domain::StackState;
 use crate::domain::{DeploymentState, Version};
 use crate::engine::{Command, Event, EventKind};
-use crate::remote::host::StackState;
 
 pub fn test_config() -> Config {
     let env = |name: &str, approval| Environment {
@@ -522,9 +522,9 @@ fn a_deploy_can_override_policy_with_a_reason_from_command_mode() {
 fn with_analysis(app: &mut App) {
     for i in 0..30 {
         for (track, err) in [
-            (crate::remote::host::TrackName::Stable, 0.002),
+            (crate::domain::TrackName::Stable, 0.002),
             (
-                crate::remote::host::TrackName::Canary,
+                crate::domain::TrackName::Canary,
                 if i < 25 { 0.004 } else { 0.08 },
             ),
         ] {
@@ -776,7 +776,7 @@ fn w_switches_the_chart_window_and_old_judgements_show_only_in_the_long_ones() {
             secs,
             Some(7),
             EventKind::Analysis {
-                track: crate::remote::host::TrackName::Canary,
+                track: crate::domain::TrackName::Canary,
                 verdict: crate::analysis::Verdict::Pass,
                 requests: 400,
                 error_rate: err,

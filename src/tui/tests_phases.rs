@@ -10,8 +10,8 @@ use super::app::App;
 use super::tests::test_config;
 use super::ui;
 use crate::domain::DeploymentState as S;
+use crate::domain::StackState;
 use crate::engine::{Event, EventKind};
-use crate::remote::host::StackState;
 
 fn at(secs: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_790_000_000 + secs, 0).single().unwrap()

@@ -110,7 +110,7 @@ fn split_of(s: &ServiceSnapshot) -> (String, bool) {
 }
 
 fn versions(s: &ServiceSnapshot) -> (String, String) {
-    let pick = |f: fn(&HostSnapshot) -> Option<&crate::remote::host::StackState>| {
+    let pick = |f: fn(&HostSnapshot) -> Option<&crate::domain::StackState>| {
         let mut v: Vec<String> = s
             .hosts
             .values()
@@ -334,7 +334,7 @@ fn draw_detail(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: DateTim
         let hs = s.hosts.get(h).unwrap_or(&none);
         let (read, stale) = age(now, hs.updated_at);
         let w = |v: Option<u32>| v.map_or("?".to_string(), crate::domain::weight_label);
-        let stack = |st: &Option<crate::remote::host::StackState>| {
+        let stack = |st: &Option<crate::domain::StackState>| {
             st.as_ref().map_or("?".to_string(), |s| s.label())
         };
         let style = if hs.error.is_some() {

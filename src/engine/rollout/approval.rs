@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::{Control, Rollout, Stop};
 use crate::domain::approval::ApprovalDecision;
+use crate::domain::TrackName;
 use crate::domain::Transition;
 use crate::engine::event::EventKind;
 use crate::engine::ops;
-use crate::remote::host::TrackName;
 use crate::store::{NewApproval, Store};
 
 /// How often the waiting rollout reads the store.

@@ -17,8 +17,8 @@ use super::event::{Emitter, EventKind};
 use super::ops::{self, Ctx};
 use crate::analysis::{Judgement, Verdict};
 use crate::config::{Service, Strategy, StrategyKind};
+use crate::domain::TrackName;
 use crate::domain::{DeploymentState, Split, Transition, Version};
-use crate::remote::host::TrackName;
 
 /// What an operator can ask of a running deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use chrono::Utc;
 
 use super::{Rollout, Stop};
 use crate::domain::batches::plan;
+use crate::domain::TrackName;
 use crate::domain::{BatchSize, Split};
 use crate::engine::event::EventKind;
 use crate::engine::ops;
-use crate::remote::host::TrackName;
 
 impl Rollout {
     pub(super) async fn rolling(&mut self, size: BatchSize, bake: Duration) -> Result<(), Stop> {
